@@ -1,0 +1,114 @@
+// Reverse-mode differentiation over the tape. Nodes run in reverse topological order; each
+// node's backward runs in its own tidy scope so its temporaries are freed at once; gradients
+// flowing into a node are summed in place when nobody else shares their storage.
+import { ShapeError, StateError, fmtShape } from '../errors.js';
+import { withGradMode } from '../runtime.js';
+import { tidy, untracked } from '../tensor/lifetime.js';
+import { Tensor } from '../tensor/tensor.js';
+import { add, addInPlace, filled } from '../ops/elementwise.js';
+import type { GradFn } from './node.js';
+
+export interface BackwardOptions {
+  /** Keep what the graph saved so backward can run through it again. */
+  retainGraph?: boolean;
+}
+
+/** a + b, reusing a's memory when a is the only owner of it. Consumes both. */
+function accumulate(a: Tensor, b: Tensor): Tensor {
+  if (a.storage('backward').refs === 1) {
+    addInPlace(a, b);
+    b.dispose();
+    return a;
+  }
+  const s = untracked(() => add(a, b));
+  a.dispose();
+  b.dispose();
+  return s;
+}
+
+function topoOrder(root: GradFn): GradFn[] {
+  const seen = new Set<GradFn>();
+  const post: GradFn[] = [];
+  const stack: [GradFn, number][] = [[root, 0]];
+  seen.add(root);
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    const [fn, i] = top;
+    if (i < fn.next.length) {
+      top[1]++;
+      const e = fn.next[i];
+      if (e?.fn && !seen.has(e.fn)) {
+        seen.add(e.fn);
+        stack.push([e.fn, 0]);
+      }
+    } else {
+      stack.pop();
+      post.push(fn);
+    }
+  }
+  return post.reverse();
+}
+
+function intoLeaf(leaf: Tensor, g: Tensor): void {
+  const cur = leaf.grad;
+  if (!cur) {
+    leaf.grad = g;
+    return;
+  }
+  if (cur.storage('backward').refs === 1) {
+    addInPlace(cur, g);
+    g.dispose();
+  } else {
+    leaf.grad = untracked(() => add(cur, g));
+    g.dispose();
+  }
+}
+
+export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}): void {
+  if (!(root instanceof Tensor)) throw new StateError('backward: expected a Tensor');
+  if (!root.requiresGrad) {
+    throw new StateError(`backward: the tensor ${fmtShape(root.shape)} does not require grad (no input had requiresGrad: true, or it was computed under noGrad)`);
+  }
+  if (grad !== undefined) {
+    if (!(grad instanceof Tensor)) throw new StateError('backward: grad must be a Tensor');
+    if (grad.shape.length !== root.shape.length || grad.shape.some((d, i) => d !== root.shape[i])) {
+      throw new ShapeError(`backward: grad has shape ${fmtShape(grad.shape)}, expected ${fmtShape(root.shape)}`);
+    }
+  } else if (root.size !== 1) {
+    throw new ShapeError(`backward: a gradient can be implied only for a one-element tensor, got ${fmtShape(root.shape)}; pass backward(grad)`);
+  }
+  withGradMode(false, () => {
+    const g0 = untracked(() => (grad ? grad.alias() : filled(root.shape, 1, 'float32', 'backward')));
+    if (!root.gradFn) {
+      intoLeaf(root, g0);
+      return;
+    }
+    const order = topoOrder(root.gradFn);
+    const grads = new Map<GradFn, Tensor>([[root.gradFn, g0]]);
+    for (const node of order) {
+      const g = grads.get(node);
+      grads.delete(node);
+      if (!g) {
+        if (!opts.retainGraph) node.release();
+        continue;
+      }
+      const outs = tidy(() => node.apply(g));
+      node.next.forEach((edge, i) => {
+        const gi = outs[i];
+        if (!gi) return;
+        // A private handle on the result, so results shared between inputs stay independent.
+        const own = gi.alias();
+        if (!edge) own.dispose();
+        else if (edge.leaf) intoLeaf(edge.leaf, own);
+        else {
+          const prev = grads.get(edge.fn);
+          grads.set(edge.fn, prev ? accumulate(prev, own) : own);
+        }
+      });
+      for (const o of outs) o?.dispose();
+      g.dispose();
+      if (!opts.retainGraph) node.release();
+    }
+    for (const g of grads.values()) g.dispose();
+  });
+}

@@ -1,0 +1,111 @@
+// The private device contract. Everything above it (tensors, ops, autograd) sees only this;
+// nothing above it knows what a GPUBuffer is.
+
+export type DType = 'float32' | 'int32';
+
+/** An opaque device allocation. Backends put what they need behind it. */
+export interface BufferHandle {
+  readonly bytes: number;
+}
+
+/** A CPU kernel sees each binding through all three typed views of the same bytes. */
+export interface CpuView {
+  readonly f32: Float32Array;
+  readonly i32: Int32Array;
+  readonly u32: Uint32Array;
+}
+
+/** Packs a kernel's per-dispatch parameters (shapes, scalars) into a small uniform block. */
+export class UniformWriter {
+  readonly words: Uint32Array;
+  private readonly f: Float32Array;
+  private readonly i: Int32Array;
+  n = 0;
+  constructor(buffer: ArrayBuffer, byteOffset: number, words: number) {
+    this.words = new Uint32Array(buffer, byteOffset, words);
+    this.f = new Float32Array(buffer, byteOffset, words);
+    this.i = new Int32Array(buffer, byteOffset, words);
+  }
+  u32(v: number): this { this.words[this.n++] = v >>> 0; return this; }
+  i32(v: number): this { this.i[this.n++] = v | 0; return this; }
+  f32(v: number): this { this.f[this.n++] = v; return this; }
+  /** Writes `len` words from `vs`, padding with zeros. */
+  u32s(vs: readonly number[], len: number): this {
+    for (let k = 0; k < len; k++) this.words[this.n++] = (vs[k] ?? 0) >>> 0;
+    return this;
+  }
+}
+
+/** Words in a kernel's uniform block (`array<vec4<u32>, 16>` in WGSL). */
+export const UNIFORM_WORDS = 64;
+
+/**
+ * One kernel, described once for both backends. `cpu` is the reference implementation;
+ * `wgsl` generates the shader (cached by `name` + `key`), `grid` the workgroup count, and
+ * `uniforms` the per-dispatch parameters. Bindings: 0 = uniforms, then inputs (read-only),
+ * then outputs (read-write), in call order.
+ */
+export interface Kernel<P> {
+  readonly name: string;
+  key(p: P): string;
+  cpu(inputs: CpuView[], outputs: CpuView[], p: P): void;
+  wgsl(p: P): string;
+  grid(p: P): [number, number, number];
+  uniforms(p: P, u: UniformWriter): void;
+}
+
+export interface MemoryInfo {
+  /** Bytes held by live tensors (rounded up to the allocator's size classes). */
+  bytesInUse: number;
+  /** Bytes kept for reuse by the pool. */
+  bytesPooled: number;
+  /** Highest bytesInUse seen. */
+  peakBytesInUse: number;
+  /** Live allocations. */
+  buffers: number;
+}
+
+export interface EngineStats {
+  dispatches: number;
+  submits: number;
+  reads: number;
+  writes: number;
+  pipelines: number;
+}
+
+export interface BackendInfo {
+  backend: 'cpu' | 'webgpu';
+  /** Graphics API under WebGPU: vulkan, metal, d3d12, browser; 'js' for the cpu backend. */
+  api: string;
+  vendor: string;
+  device: string;
+  driver: string;
+  /** Human-readable one-liner, e.g. "webgpu · vulkan · nvidia-h200". */
+  summary: string;
+  /** Device limits that matter to grilly (webgpu only). */
+  limits: Record<string, number>;
+  features: string[];
+}
+
+export interface Backend {
+  readonly kind: 'cpu' | 'webgpu';
+  readonly info: BackendInfo;
+  /** Allocates `bytes` (a multiple of 4). `op` names the caller for error messages. */
+  alloc(bytes: number, op: string): BufferHandle;
+  free(h: BufferHandle): void;
+  write(h: BufferHandle, src: ArrayBufferView, byteOffset?: number): void;
+  read(h: BufferHandle, bytes: number): Promise<ArrayBuffer>;
+  /** Synchronous read where the backend allows it (cpu); null otherwise. */
+  readSync(h: BufferHandle, bytes: number): ArrayBuffer | null;
+  run<P>(k: Kernel<P>, inputs: BufferHandle[], outputs: BufferHandle[], p: P): void;
+  /** Submits recorded work without waiting for it. */
+  flush(): void;
+  /** Resolves when all submitted work has finished. */
+  sync(): Promise<void>;
+  memory(): MemoryInfo;
+  stats(): EngineStats;
+  /** Returns pooled memory to the device. */
+  emptyCache(): void;
+  shutdown(): void;
+  readonly closed: boolean;
+}

@@ -1,0 +1,275 @@
+// Matrix products: 2-D, batched (with broadcast batch dims) and 1-D operands as in NumPy.
+// One GEMM kernel, generated per (transA, transB, tile, vector-width) variant: a workgroup of
+// 16×16 threads computes a TILE×TILE block of C, each thread RM×RM outputs, staging BK-deep slices
+// of A and B in workgroup memory while the next slice is fetched into registers. The backward
+// pass uses the transposition flags instead of materialising transposes.
+import type { CpuView, Kernel } from '../backend/types.js';
+import { DTypeError, ShapeError, fmtShape } from '../errors.js';
+import { attach, needsGrad } from '../autograd/node.js';
+import { broadcastShapes, numel } from '../shape.js';
+import { Tensor } from '../tensor/tensor.js';
+import { PRELUDE, launch } from './kernel.js';
+import { sumTo } from './reduce.js';
+import { expandTo, reshape } from './view.js';
+
+export interface GemmParams {
+  M: number;
+  N: number;
+  K: number;
+  batch: number;
+  /** Elements between consecutive batch matrices of A and B (0 = shared). */
+  strideA: number;
+  strideB: number;
+  /** A is stored K×M (so C = Aᵀ·B); B is stored N×K. */
+  transA: boolean;
+  transB: boolean;
+}
+
+interface Variant extends GemmParams {
+  rm: 4 | 8;
+  bk: number;
+  vecA: boolean;
+  vecB: boolean;
+  vecC: boolean;
+}
+
+function gemmCpu(ins: CpuView[], outs: CpuView[], p: GemmParams): void {
+  const A = ins[0]!.f32, B = ins[1]!.f32, C = outs[0]!.f32;
+  const { M, N, K } = p;
+  const row = new Float64Array(N);
+  for (let b = 0; b < p.batch; b++) {
+    const ao = b * p.strideA, bo = b * p.strideB, co = b * M * N;
+    for (let i = 0; i < M; i++) {
+      if (p.transB) {
+        for (let j = 0; j < N; j++) {
+          let s = 0;
+          const bj = bo + j * K;
+          if (p.transA) for (let k = 0; k < K; k++) s += A[ao + k * M + i]! * B[bj + k]!;
+          else {
+            const ai = ao + i * K;
+            for (let k = 0; k < K; k++) s += A[ai + k]! * B[bj + k]!;
+          }
+          C[co + i * N + j] = s;
+        }
+      } else {
+        row.fill(0);
+        for (let k = 0; k < K; k++) {
+          const a = p.transA ? A[ao + k * M + i]! : A[ao + i * K + k]!;
+          if (a === 0) continue;
+          const bk = bo + k * N;
+          for (let j = 0; j < N; j++) row[j]! += a * B[bk + j]!;
+        }
+        for (let j = 0; j < N; j++) C[co + i * N + j] = row[j]!;
+      }
+    }
+  }
+}
+
+function gemmWgsl(v: Variant): string {
+  const RM = v.rm, G = RM / 4, TILE = 16 * RM, TV = TILE / 4, BK = v.bk;
+  const LOADS = Math.max(1, (TILE * BK) / 4 / 256);
+  // A's tile goes to As[k*TV + m/4] (vec4 over m); B's to Bs[k*TV + n/4].
+  // Each load l (a vec4 of consecutive elements along the stored row) maps to (outer, inner):
+  const loadA = v.transA
+    ? // stored K×M: rows are k, contiguous along m
+      { contiguous: 'm', rowLen: 'M', rows: BK, perRow: TV }
+    : { contiguous: 'k', rowLen: 'K', rows: TILE, perRow: BK / 4 };
+  const loadB = v.transB ? { contiguous: 'k', rowLen: 'K', rows: TILE, perRow: BK / 4 } : { contiguous: 'n', rowLen: 'N', rows: BK, perRow: TV };
+  const fetch = (name: 'A' | 'B', L: typeof loadA, vec: boolean, base: string, o0: string) => {
+    // Returns WGSL computing vec4 `r` for load index l at k-offset k0.
+    const isK = L.contiguous === 'k';
+    const outerIdx = `(l / ${L.perRow}u)`;
+    const innerIdx = `(l % ${L.perRow}u) * 4u`;
+    // element (row, col) in stored matrix:
+    const rowE = isK ? `${o0} + ${outerIdx}` : `k0 + ${outerIdx}`;
+    const colE = isK ? `k0 + ${innerIdx}` : `${o0} + ${innerIdx}`;
+    const rowLim = isK ? (name === 'A' ? 'M' : 'N') : 'K';
+    const colLim = isK ? 'K' : name === 'A' ? 'M' : 'N';
+    if (vec) {
+      return `{ let rr = ${rowE}; let cc = ${colE};
+        if (rr < ${rowLim} && cc < ${colLim}) { r = ${name}[(${base} + rr * ${L.rowLen} + cc) / 4u]; } else { r = vec4<f32>(0.0); } }`;
+    }
+    return `{ let rr = ${rowE}; let cc = ${colE};
+        for (var e = 0u; e < 4u; e++) { r[e] = select(0.0, ${name}[min(${base} + rr * ${L.rowLen} + cc + e, arrayLength(&${name}) - 1u)], rr < ${rowLim} && cc + e < ${colLim}); } }`;
+  };
+  const store = (name: 'As' | 'Bs', L: typeof loadA) => {
+    const isK = L.contiguous === 'k';
+    if (!isK) return `${name}[(l / ${L.perRow}u) * ${TV}u + (l % ${L.perRow}u)] = r;`;
+    // transpose into k-major: element e of r is k = kq*4+e at position (row/4, row%4)
+    return `{ let rr = l / ${L.perRow}u; let kq = (l % ${L.perRow}u) * 4u;
+        for (var e = 0u; e < 4u; e++) { ${name}[(kq + e) * ${TV}u + rr / 4u][rr % 4u] = r[e]; } }`;
+  };
+  const aT = v.vecA ? 'vec4<f32>' : 'f32';
+  const bT = v.vecB ? 'vec4<f32>' : 'f32';
+  const cT = v.vecC ? 'vec4<f32>' : 'f32';
+  let storeC = '';
+  for (let gi = 0; gi < G; gi++) {
+    for (let e = 0; e < 4; e++) {
+      for (let gj = 0; gj < G; gj++) {
+        const accI = (gi * 4 + e) * G + gj;
+        storeC += `  { let m = m0 + ${gi * 64}u + ty * 4u + ${e}u; let n = n0 + ${gj * 64}u + tx * 4u;
+    if (m < M) {\n`;
+        if (v.vecC) storeC += `      if (n < N) { C[(cBase + m * N + n) / 4u] = acc[${accI}]; }\n`;
+        else storeC += `      for (var q = 0u; q < 4u; q++) { if (n + q < N) { C[cBase + m * N + n + q] = acc[${accI}][q]; } }\n`;
+        storeC += `    } }\n`;
+      }
+    }
+  }
+  let fma = '';
+  for (let gi = 0; gi < G; gi++) {
+    for (let e = 0; e < 4; e++) {
+      for (let gj = 0; gj < G; gj++) fma += `      acc[${(gi * 4 + e) * G + gj}] = fma(vec4<f32>(a${gi}[${e}]), b${gj}, acc[${(gi * 4 + e) * G + gj}]);\n`;
+    }
+  }
+  let frag = '';
+  for (let g = 0; g < G; g++) frag += `      let a${g} = As[k * ${TV}u + ${g * 16}u + ty];\n      let b${g} = Bs[k * ${TV}u + ${g * 16}u + tx];\n`;
+  const loadLoop = (which: 'A' | 'B', regs: string) => `
+    for (var q = 0u; q < ${LOADS}u; q++) {
+      let l = li + q * 256u;
+      var r = vec4<f32>(0.0);
+      if (l < ${(TILE * BK) / 4}u) ${which === 'A' ? fetch('A', loadA, v.vecA, 'aBase', 'm0') : fetch('B', loadB, v.vecB, 'bBase', 'n0')}
+      ${regs}[q] = r;
+    }`;
+  const storeLoop = (which: 'A' | 'B', regs: string) => `
+    for (var q = 0u; q < ${LOADS}u; q++) {
+      let l = li + q * 256u;
+      if (l < ${(TILE * BK) / 4}u) { let r = ${regs}[q]; ${store(which === 'A' ? 'As' : 'Bs', which === 'A' ? loadA : loadB)} }
+    }`;
+  return `${PRELUDE}
+@group(0) @binding(1) var<storage, read> A: array<${aT}>;
+@group(0) @binding(2) var<storage, read> B: array<${bT}>;
+@group(0) @binding(3) var<storage, read_write> C: array<${cT}>;
+var<workgroup> As: array<vec4<f32>, ${BK * TV}>;
+var<workgroup> Bs: array<vec4<f32>, ${BK * TV}>;
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let M = pu(0u); let N = pu(1u); let K = pu(2u);
+  let aBase = wid.z * pu(3u); let bBase = wid.z * pu(4u); let cBase = wid.z * M * N;
+  let m0 = wid.y * ${TILE}u; let n0 = wid.x * ${TILE}u;
+  let tx = lid.x; let ty = lid.y;
+  var acc: array<vec4<f32>, ${RM * G}>;
+  for (var i = 0u; i < ${RM * G}u; i++) { acc[i] = vec4<f32>(0.0); }
+  var ra: array<vec4<f32>, ${LOADS}>;
+  var rb: array<vec4<f32>, ${LOADS}>;
+  var k0 = 0u;
+  ${loadLoop('A', 'ra')}
+  ${loadLoop('B', 'rb')}
+  ${storeLoop('A', 'ra')}
+  ${storeLoop('B', 'rb')}
+  workgroupBarrier();
+  let tiles = (K + ${BK - 1}u) / ${BK}u;
+  for (var t = 0u; t < tiles; t++) {
+    k0 = (t + 1u) * ${BK}u;
+    let more = t + 1u < tiles;
+    if (more) {
+      ${loadLoop('A', 'ra')}
+      ${loadLoop('B', 'rb')}
+    }
+    for (var k = 0u; k < ${BK}u; k++) {
+${frag}${fma}    }
+    workgroupBarrier();
+    if (more) {
+      ${storeLoop('A', 'ra')}
+      ${storeLoop('B', 'rb')}
+    }
+    workgroupBarrier();
+  }
+${storeC}}
+`;
+}
+
+function variant(p: GemmParams): Variant {
+  // Big tiles when there are enough of them to fill the device; smaller ones otherwise.
+  const tiles128 = Math.ceil(p.M / 128) * Math.ceil(p.N / 128) * p.batch;
+  const rm: 4 | 8 = tiles128 >= 256 ? 8 : 4;
+  const bk = 8;
+  const vecA = (p.transA ? p.M : p.K) % 4 === 0 && p.strideA % 4 === 0;
+  const vecB = (p.transB ? p.K : p.N) % 4 === 0 && p.strideB % 4 === 0;
+  return { ...p, rm, bk, vecA, vecB, vecC: p.N % 4 === 0 };
+}
+
+export const gemmKernel: Kernel<GemmParams> = {
+  name: 'gemm',
+  key: (p) => {
+    const v = variant(p);
+    return `${v.transA ? 'T' : 'N'}${v.transB ? 'T' : 'N'}|${v.rm}|${v.bk}|${+v.vecA}${+v.vecB}${+v.vecC}`;
+  },
+  cpu: gemmCpu,
+  wgsl: (p) => gemmWgsl(variant(p)),
+  grid: (p) => {
+    const tile = 16 * variant(p).rm;
+    return [Math.ceil(p.N / tile), Math.ceil(p.M / tile), p.batch];
+  },
+  uniforms: (p, u) => void u.u32(p.M).u32(p.N).u32(p.K).u32(p.strideA).u32(p.strideB),
+};
+
+/** C = op(A)·op(B) for tensors already laid out as GEMM operands (no autograd). */
+export function gemm(a: Tensor, b: Tensor, p: GemmParams, outShape: readonly number[]): Tensor {
+  return launch('matmul', gemmKernel, [a, b], outShape, 'float32', p);
+}
+
+/** Matrix product with NumPy's rules: 1-D operands are promoted, batch dims broadcast. */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (!(a instanceof Tensor) || !(b instanceof Tensor)) throw new DTypeError('matmul: expected two Tensors');
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') throw new DTypeError(`matmul: expected float32 tensors, got ${a.dtype} and ${b.dtype}`);
+  if (a.ndim === 0 || b.ndim === 0) throw new ShapeError(`matmul: both operands need at least 1 dim, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+  const a2 = a.ndim === 1 ? reshape(a, [1, a.shape[0]!]) : a;
+  const b2 = b.ndim === 1 ? reshape(b, [b.shape[0]!, 1]) : b;
+  const M = a2.shape[a2.ndim - 2]!, K = a2.shape[a2.ndim - 1]!;
+  const K2 = b2.shape[b2.ndim - 2]!, N = b2.shape[b2.ndim - 1]!;
+  if (K !== K2) throw new ShapeError(`matmul: inner dims differ: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)} (${K} vs ${K2})`);
+  const batchShape = broadcastShapes(a2.shape.slice(0, -2), b2.shape.slice(0, -2), 'matmul');
+  const batch = numel(batchShape);
+  const prep = (t: Tensor, rows: number, cols: number): [Tensor, number] => {
+    const tb = numel(t.shape.slice(0, -2));
+    if (tb === batch) return [t, rows * cols];
+    if (tb === 1) return [t, 0];
+    return [expandTo(t, [...batchShape, rows, cols]), rows * cols];
+  };
+  const [ea, sa] = prep(a2, M, K);
+  const [eb, sb] = prep(b2, K, N);
+  let out = launch('matmul', gemmKernel, [ea, eb], [...batchShape, M, N], 'float32', {
+    M, N, K, batch, strideA: sa, strideB: sb, transA: false, transB: false,
+  });
+  if (ea !== a2) ea.dispose();
+  if (eb !== b2) eb.dispose();
+  const finalShape = [...batchShape, ...(a.ndim === 1 ? [] : [M]), ...(b.ndim === 1 ? [] : [N])];
+  if (finalShape.length !== out.ndim || a.ndim === 1 || b.ndim === 1) {
+    const o2 = out.view_(finalShape);
+    out.dispose();
+    out = o2;
+  }
+  if (needsGrad(a, b)) {
+    const aShape = a.shape, bShape = b.shape;
+    const a2Shape = a2.shape, b2Shape = b2.shape;
+    const needA = a.requiresGrad, needB = b.requiresGrad;
+    attach(out, 'matmul', [a, b], (g, s) => {
+      const G = reshape(g, [...batchShape, M, N]);
+      const gA = needA ? reshape(sumTo(matmulT(G, reshape(s[1]!, b2Shape), false, true, batchShape), a2Shape), aShape) : null;
+      const gB = needB ? reshape(sumTo(matmulT(reshape(s[0]!, a2Shape), G, true, false, batchShape), b2Shape), bShape) : null;
+      return [gA, gB];
+    }, [a, b]);
+  }
+  return out;
+}
+
+/** op(x)·op(y) over broadcast batch dims, for the backward pass (x, y have ≥ 2 dims). */
+function matmulT(x: Tensor, y: Tensor, transA: boolean, transB: boolean, batchShape: number[]): Tensor {
+  const xr = x.shape[x.ndim - 2]!, xc = x.shape[x.ndim - 1]!;
+  const yr = y.shape[y.ndim - 2]!, yc = y.shape[y.ndim - 1]!;
+  const M = transA ? xc : xr, K = transA ? xr : xc, N = transB ? yr : yc;
+  const batch = numel(batchShape);
+  const prep = (t: Tensor, rows: number, cols: number): [Tensor, number] => {
+    const tb = numel(t.shape.slice(0, -2));
+    if (tb === batch) return [t, rows * cols];
+    if (tb === 1) return [t, 0];
+    return [expandTo(t, [...batchShape, rows, cols]), rows * cols];
+  };
+  const [ex, sx] = prep(x, xr, xc);
+  const [ey, sy] = prep(y, yr, yc);
+  const out = launch('matmul.backward', gemmKernel, [ex, ey], [...batchShape, M, N], 'float32', { M, N, K, batch, strideA: sx, strideB: sy, transA, transB });
+  if (ex !== x) ex.dispose();
+  if (ey !== y) ey.dispose();
+  return out;
+}

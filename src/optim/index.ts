@@ -1,0 +1,3 @@
+// grilly/optim: optimizers and schedulers (filled by the layers issue).
+import '../tensor/methods.js';
+export {};

@@ -1,0 +1,156 @@
+// The Tensor: a shape, a dtype and a refcounted device allocation, plus its autograd links.
+// Ops are attached as methods in tensor/methods.ts so this file stays free of op code.
+import type { Backend, DType } from '../backend/types.js';
+import { DTypeError, ShapeError, StateError, fmtShape } from '../errors.js';
+import { numel, type Shape } from '../shape.js';
+import { formatTensor, nest } from './format.js';
+import { Storage, allocationPressure, disposedError, registerFinalizer, track, unregisterFinalizer, untracked } from './lifetime.js';
+import { currentBackend } from '../runtime.js';
+import type { GradFn } from '../autograd/node.js';
+
+export type TypedArrayOf<D extends DType> = D extends 'int32' ? Int32Array : Float32Array;
+
+export class Tensor {
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  /** Whether operations on this tensor are recorded for backward(). */
+  requiresGrad: boolean;
+  /** @internal The node that made this tensor (null for leaves and for tensors made without grad). */
+  gradFn: GradFn | null = null;
+  /** @internal */
+  _kept = false;
+  private _storage: Storage | null;
+  private _grad: Tensor | null = null;
+
+  /** @internal Use grilly.tensor() and friends. */
+  constructor(storage: Storage, shape: Shape, dtype: DType, requiresGrad = false) {
+    this._storage = storage;
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtype;
+    this.requiresGrad = requiresGrad;
+    registerFinalizer(this, storage);
+    track(this);
+  }
+
+  /** @internal Allocates an uninitialised tensor on the active backend. */
+  static empty(shape: Shape, dtype: DType, op: string, backend?: Backend): Tensor {
+    const b = backend ?? currentBackend(op);
+    const h = b.alloc(numel(shape) * 4, op);
+    if (b.kind === 'webgpu') allocationPressure(b.memory().bytesInUse);
+    return new Tensor(new Storage(b, h), shape, dtype);
+  }
+
+  get ndim(): number {
+    return this.shape.length;
+  }
+  get size(): number {
+    return numel(this.shape);
+  }
+  /** Number of elements (as numel() in PyTorch). */
+  numel(): number {
+    return numel(this.shape);
+  }
+  get isDisposed(): boolean {
+    return this._storage === null;
+  }
+  /** A leaf is a tensor no recorded op produced: user-created tensors and parameters. */
+  get isLeaf(): boolean {
+    return this.gradFn === null;
+  }
+
+  /** @internal */
+  storage(op: string): Storage {
+    const s = this._storage;
+    if (!s) throw disposedError(`the tensor ${fmtShape(this.shape)}`, op);
+    return s;
+  }
+  /** @internal */
+  get backend(): Backend {
+    return this.storage('backend').backend;
+  }
+
+  /** The gradient accumulated by backward(), or null. Assignable, as in PyTorch. */
+  get grad(): Tensor | null {
+    if (this._grad?.isDisposed) this._grad = null;
+    return this._grad;
+  }
+  set grad(g: Tensor | null) {
+    if (g !== null) {
+      if (!(g instanceof Tensor)) throw new StateError(`grad: expected a Tensor or null, got ${typeof g}`);
+      if (g.dtype !== 'float32') throw new DTypeError(`grad: expected a float32 tensor, got ${g.dtype}`);
+      if (g.shape.length !== this.shape.length || g.shape.some((d, i) => d !== this.shape[i])) {
+        throw new ShapeError(`grad: expected shape ${fmtShape(this.shape)}, got ${fmtShape(g.shape)}`);
+      }
+    }
+    this._grad = g;
+  }
+
+  /** Releases the device memory now (when no view or graph still shares it). Idempotent. */
+  dispose(): void {
+    const s = this._storage;
+    if (!s) return;
+    this._storage = null;
+    unregisterFinalizer(this);
+    s.release();
+  }
+
+  /** @internal A second tensor object over the same storage, untracked by tidy scopes. */
+  alias(shape: Shape = this.shape): Tensor {
+    const s = this.storage('alias').retain();
+    return untracked(() => new Tensor(s, shape, this.dtype, false));
+  }
+
+  /** @internal A tensor over the same storage with another shape (reshape/view), tracked as new. */
+  view_(shape: Shape): Tensor {
+    return new Tensor(this.storage('view').retain(), shape, this.dtype, false);
+  }
+
+  /** Copies the values to the host. */
+  async data(): Promise<Float32Array | Int32Array> {
+    const s = this.storage('data');
+    const buf = await s.backend.read(s.handle, this.size * 4);
+    return this.dtype === 'int32' ? new Int32Array(buf) : new Float32Array(buf);
+  }
+
+  /** Values synchronously where the backend allows it (cpu); null on webgpu. */
+  dataSync(): Float32Array | Int32Array | null {
+    const s = this.storage('dataSync');
+    const buf = s.backend.readSync(s.handle, this.size * 4);
+    if (!buf) return null;
+    return this.dtype === 'int32' ? new Int32Array(buf) : new Float32Array(buf);
+  }
+
+  /** The single value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new ShapeError(`item: expected a tensor with one element, got shape ${fmtShape(this.shape)} (${this.size} elements)`);
+    return (await this.data())[0]!;
+  }
+
+  /** Nested arrays of numbers (a number for a 0-d tensor). */
+  async toArray(): Promise<unknown> {
+    return nest(await this.data(), this.shape);
+  }
+
+  /** The printout with values, on any backend. */
+  async format(): Promise<string> {
+    return formatTensor(await this.data(), this.shape, this.dtype, this.suffix());
+  }
+
+  private suffix(): string {
+    if (this.gradFn) return `, gradFn=<${this.gradFn.name}>`;
+    if (this.requiresGrad) return ', requiresGrad=true';
+    return '';
+  }
+
+  /** Values where they can be read synchronously (cpu); a summary line on webgpu (use format()). */
+  toString(): string {
+    if (this.isDisposed) return `Tensor(shape=${fmtShape(this.shape)}, dtype=${this.dtype}, disposed)`;
+    const v = this.dataSync();
+    if (v) return formatTensor(v, this.shape, this.dtype, this.suffix());
+    return `Tensor(shape=${fmtShape(this.shape)}, dtype=${this.dtype}, backend=${this.backend.kind}${this.suffix()})`;
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+}
