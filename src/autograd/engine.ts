@@ -5,7 +5,7 @@ import { ShapeError, StateError, fmtShape } from '../errors.js';
 import { withGradMode } from '../runtime.js';
 import { tidy, untracked } from '../tensor/lifetime.js';
 import { Tensor } from '../tensor/tensor.js';
-import { add, addInPlace, filled } from '../ops/elementwise.js';
+import { add, addInPlace, copy, filled } from '../ops/elementwise.js';
 import type { GradFn } from './node.js';
 
 export interface BackwardOptions {
@@ -52,7 +52,12 @@ function topoOrder(root: GradFn): GradFn[] {
 function intoLeaf(leaf: Tensor, g: Tensor): void {
   const cur = leaf.grad;
   if (!cur) {
-    leaf.grad = g;
+    // A leaf's .grad is the user's to mutate: it must not share memory with another gradient.
+    if (g.storage('backward').refs === 1) leaf.grad = g;
+    else {
+      leaf.grad = untracked(() => copy(g));
+      g.dispose();
+    }
     return;
   }
   if (cur.storage('backward').refs === 1) {

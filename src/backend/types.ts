@@ -15,23 +15,33 @@ export interface CpuView {
   readonly u32: Uint32Array;
 }
 
-/** Packs a kernel's per-dispatch parameters (shapes, scalars) into a small uniform block. */
+/**
+ * Packs a kernel's per-dispatch parameters (shapes, scalars) into a small uniform block. One writer
+ * spans the whole staging area; at() moves it to the next block, so dispatches allocate nothing.
+ */
 export class UniformWriter {
-  readonly words: Uint32Array;
+  private readonly w: Uint32Array;
   private readonly f: Float32Array;
   private readonly i: Int32Array;
+  private base = 0;
+  /** Next word, relative to the block. */
   n = 0;
-  constructor(buffer: ArrayBuffer, byteOffset: number, words: number) {
-    this.words = new Uint32Array(buffer, byteOffset, words);
-    this.f = new Float32Array(buffer, byteOffset, words);
-    this.i = new Int32Array(buffer, byteOffset, words);
+  constructor(buffer: ArrayBuffer) {
+    this.w = new Uint32Array(buffer);
+    this.f = new Float32Array(buffer);
+    this.i = new Int32Array(buffer);
   }
-  u32(v: number): this { this.words[this.n++] = v >>> 0; return this; }
-  i32(v: number): this { this.i[this.n++] = v | 0; return this; }
-  f32(v: number): this { this.f[this.n++] = v; return this; }
+  at(byteOffset: number): this {
+    this.base = byteOffset >>> 2;
+    this.n = 0;
+    return this;
+  }
+  u32(v: number): this { this.w[this.base + this.n++] = v >>> 0; return this; }
+  i32(v: number): this { this.i[this.base + this.n++] = v | 0; return this; }
+  f32(v: number): this { this.f[this.base + this.n++] = v; return this; }
   /** Writes `len` words from `vs`, padding with zeros. */
   u32s(vs: readonly number[], len: number): this {
-    for (let k = 0; k < len; k++) this.words[this.n++] = (vs[k] ?? 0) >>> 0;
+    for (let k = 0; k < len; k++) this.w[this.base + this.n++] = (vs[k] ?? 0) >>> 0;
     return this;
   }
 }

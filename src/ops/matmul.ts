@@ -90,7 +90,7 @@ function gemmWgsl(v: Variant): string {
         if (rr < ${rowLim} && cc < ${colLim}) { r = ${name}[(${base} + rr * ${L.rowLen} + cc) / 4u]; } else { r = vec4<f32>(0.0); } }`;
     }
     return `{ let rr = ${rowE}; let cc = ${colE};
-        for (var e = 0u; e < 4u; e++) { r[e] = select(0.0, ${name}[min(${base} + rr * ${L.rowLen} + cc + e, arrayLength(&${name}) - 1u)], rr < ${rowLim} && cc + e < ${colLim}); } }`;
+        for (var e = 0u; e < 4u; e++) { if (rr < ${rowLim} && cc + e < ${colLim}) { r[e] = ${name}[${base} + rr * ${L.rowLen} + cc + e]; } } }`;
   };
   const store = (name: 'As' | 'Bs', L: typeof loadA) => {
     const isK = L.contiguous === 'k';
@@ -179,11 +179,14 @@ ${storeC}}
 `;
 }
 
+/** @internal Tuning knobs for benchmarks (bench/ sweeps them); null = the heuristic. */
+export const gemmTuning: { rm: 4 | 8 | null; bk: 8 | 16 } = { rm: null, bk: 8 };
+
 function variant(p: GemmParams): Variant {
   // Big tiles when there are enough of them to fill the device; smaller ones otherwise.
   const tiles128 = Math.ceil(p.M / 128) * Math.ceil(p.N / 128) * p.batch;
-  const rm: 4 | 8 = tiles128 >= 256 ? 8 : 4;
-  const bk = 8;
+  const rm: 4 | 8 = gemmTuning.rm ?? (tiles128 >= 256 ? 8 : 4);
+  const bk = gemmTuning.bk;
   const vecA = (p.transA ? p.M : p.K) % 4 === 0 && p.strideA % 4 === 0;
   const vecB = (p.transB ? p.K : p.N) % 4 === 0 && p.strideB % 4 === 0;
   return { ...p, rm, bk, vecA, vecB, vecC: p.N % 4 === 0 };

@@ -18,7 +18,8 @@ export class Storage {
   }
 }
 
-const finalizer = new FinalizationRegistry<Storage>((s) => s.release());
+type Registry = FinalizationRegistry<Storage> & { cleanupSome?: () => void };
+let finalizer: Registry = new FinalizationRegistry<Storage>((s) => s.release());
 
 export interface Disposable {
   dispose(): void;
@@ -105,6 +106,10 @@ export function disposedError(what: string, op: string): StateError {
 }
 
 // ---- GC pressure -----------------------------------------------------------------------------
+// V8 cannot see GPU memory, so a loop that drops tensors without dispose() could fill the GPU
+// before V8 feels any need to collect. When device memory in use grows by a step, we collect
+// now, and (where V8 offers cleanupSome) run the finalizers at once, so even a loop that never
+// awaits gets its memory back.
 let gcFn: (() => void) | null | undefined;
 let lastGcBytes = 0;
 const GC_STEP = 256 * 2 ** 20;
@@ -118,8 +123,13 @@ export async function setupGc(): Promise<void> {
     const v8 = await import('node:v8');
     const vm = await import('node:vm');
     v8.setFlagsFromString('--expose-gc');
+    v8.setFlagsFromString('--harmony-weak-refs-with-cleanup-some');
     const g = vm.runInNewContext('gc') as unknown;
     if (typeof g === 'function') gcFn = g as () => void;
+    // A registry from a fresh context has cleanupSome() when the flag took effect.
+    const FR = vm.runInNewContext('FinalizationRegistry') as typeof FinalizationRegistry;
+    const r = new FR<Storage>((s) => s.release()) as Registry;
+    if (typeof r.cleanupSome === 'function') finalizer = r;
   } catch {
     gcFn = null;
   }
@@ -131,6 +141,7 @@ export function allocationPressure(bytesInUse: number): void {
   if (bytesInUse < lastGcBytes) lastGcBytes = bytesInUse;
   else if (bytesInUse - lastGcBytes > Math.max(GC_STEP, lastGcBytes / 2)) {
     gcFn();
+    finalizer.cleanupSome?.();
     lastGcBytes = bytesInUse;
   }
 }

@@ -36,7 +36,7 @@ export class Tensor {
   static empty(shape: Shape, dtype: DType, op: string, backend?: Backend): Tensor {
     const b = backend ?? currentBackend(op);
     const h = b.alloc(numel(shape) * 4, op);
-    if (b.kind === 'webgpu') allocationPressure(b.memory().bytesInUse);
+    allocationPressure(b.memory().bytesInUse);
     return new Tensor(new Storage(b, h), shape, dtype);
   }
 

@@ -4,6 +4,7 @@
 // waits on the GPU except read() and sync().
 import type { Backend, BackendInfo, BufferHandle, EngineStats, Kernel, MemoryInfo } from '../types.js';
 import { UniformWriter, UNIFORM_WORDS } from '../types.js';
+
 import { BackendError, StateError } from '../../errors.js';
 import { BufferPool, sizeClass } from './pool.js';
 
@@ -19,7 +20,12 @@ class GpuBuf implements BufferHandle {
 interface PipelineEntry {
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
+  layoutKey: string;
 }
+
+const COMPUTE_STAGE = 0x4;
+/** Bind groups kept before the cache is cleared wholesale. */
+const BIND_CACHE_MAX = 8192;
 
 export interface WebGPUOptions {
   /** Dispatches recorded before the encoder is submitted on its own. */
@@ -41,12 +47,21 @@ export class WebGPUBackend implements Backend {
   private readonly poolLimit: number;
   private readonly slot: number;
   private readonly ustage: ArrayBuffer;
+  private readonly uwriter: UniformWriter;
   private ubuf: GPUBuffer;
   private uused = 0;
   private readonly upstage: Uint8Array<ArrayBuffer>;
   private upbuf: GPUBuffer;
   private upused = 0;
   private readonly pipelines = new Map<string, PipelineEntry>();
+  private readonly layouts = new Map<string, { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>();
+  // Bind groups by layout and buffers: pooled buffers recur step after step, so a training loop
+  // soon finds every bind group here instead of creating it (the costliest call per dispatch).
+  private readonly bindCache = new Map<string, GPUBindGroup>();
+  private readonly bufIds = new WeakMap<GPUBuffer, number>();
+  private nextBufId = 1;
+  private lastPipeline: GPUComputePipeline | null = null;
+  private readonly dynOffset = new Uint32Array(1);
   private readonly pool = new BufferPool<GPUBuffer>();
   private readonly readPool = new BufferPool<GPUBuffer>();
   private toDestroy: GPUBuffer[] = [];
@@ -69,6 +84,7 @@ export class WebGPUBackend implements Backend {
     this.poolLimit = opts.poolLimitBytes ?? 8 * 2 ** 30;
     this.slot = Math.max(UNIFORM_BYTES, device.limits.minUniformBufferOffsetAlignment);
     this.ustage = new ArrayBuffer(this.slot * this.maxBatch);
+    this.uwriter = new UniformWriter(this.ustage);
     this.ubuf = device.createBuffer({ size: this.ustage.byteLength, usage: USAGE.UNIFORM | USAGE.COPY_DST, label: 'grilly-uniforms' });
     this.upstage = new Uint8Array(UPLOAD_ARENA);
     this.upbuf = device.createBuffer({ size: UPLOAD_ARENA, usage: USAGE.COPY_SRC | USAGE.COPY_DST, label: 'grilly-uploads' });
@@ -188,41 +204,76 @@ export class WebGPUBackend implements Backend {
     }
     const key = `${k.name}|${k.key(p)}`;
     let pe = this.pipelines.get(key);
-    if (!pe) pe = this.compile(k.name, key, k.wgsl(p));
+    if (!pe) pe = this.compile(k.name, key, k.wgsl(p), inputs.length, outputs.length);
     if (this.uused + this.slot > this.ustage.byteLength) this.flush();
     const off = this.uused;
     this.uused += this.slot;
-    k.uniforms(p, new UniformWriter(this.ustage, off, UNIFORM_WORDS));
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.ubuf, offset: off, size: UNIFORM_BYTES } }];
-    let i = 1;
-    for (const h of inputs) entries.push({ binding: i++, resource: { buffer: (h as GpuBuf).buffer, size: h.bytes } });
+    k.uniforms(p, this.uwriter.at(off));
+    let bkey = pe.layoutKey;
+    for (const h of inputs) bkey += ',' + this.bufId((h as GpuBuf).buffer);
+    bkey += '|';
     for (const h of outputs) {
       const ob = (h as GpuBuf).buffer;
       for (const x of inputs) if ((x as GpuBuf).buffer === ob) throw new BackendError(`${k.name}: an output aliases an input (internal error)`);
-      entries.push({ binding: i++, resource: { buffer: ob, size: h.bytes } });
+      bkey += this.bufId(ob) + ',';
     }
-    const bg = this.device.createBindGroup({ layout: pe.layout, entries });
+    let bg = this.bindCache.get(bkey);
+    if (!bg) {
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.ubuf, offset: 0, size: UNIFORM_BYTES } }];
+      let i = 1;
+      for (const h of inputs) entries.push({ binding: i++, resource: { buffer: (h as GpuBuf).buffer } });
+      for (const h of outputs) entries.push({ binding: i++, resource: { buffer: (h as GpuBuf).buffer } });
+      bg = this.device.createBindGroup({ layout: pe.layout, entries });
+      if (this.bindCache.size >= BIND_CACHE_MAX) this.bindCache.clear();
+      this.bindCache.set(bkey, bg);
+    }
     const pass = this.computePass();
-    pass.setPipeline(pe.pipeline);
-    pass.setBindGroup(0, bg);
+    if (this.lastPipeline !== pe.pipeline) {
+      pass.setPipeline(pe.pipeline);
+      this.lastPipeline = pe.pipeline;
+    }
+    this.dynOffset[0] = off;
+    pass.setBindGroup(0, bg, this.dynOffset, 0, 1);
     pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
     this.st.dispatches++;
     this.bump();
   }
 
-  private compile(name: string, key: string, code: string): PipelineEntry {
+  private bufId(b: GPUBuffer): number {
+    let id = this.bufIds.get(b);
+    if (id === undefined) this.bufIds.set(b, (id = this.nextBufId++));
+    return id;
+  }
+
+  /** Binding 0: the uniform block at a dynamic offset; then read-only inputs, then outputs. */
+  private layoutFor(nIn: number, nOut: number): { key: string; group: GPUBindGroupLayout; pipeline: GPUPipelineLayout } {
+    const key = `${nIn}:${nOut}`;
+    let l = this.layouts.get(key);
+    if (!l) {
+      const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: COMPUTE_STAGE, buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: UNIFORM_BYTES } }];
+      for (let i = 0; i < nIn; i++) entries.push({ binding: 1 + i, visibility: COMPUTE_STAGE, buffer: { type: 'read-only-storage' } });
+      for (let i = 0; i < nOut; i++) entries.push({ binding: 1 + nIn + i, visibility: COMPUTE_STAGE, buffer: { type: 'storage' } });
+      const group = this.device.createBindGroupLayout({ entries });
+      l = { group, pipeline: this.device.createPipelineLayout({ bindGroupLayouts: [group] }) };
+      this.layouts.set(key, l);
+    }
+    return { key, ...l };
+  }
+
+  private compile(name: string, key: string, code: string, nIn: number, nOut: number): PipelineEntry {
     const d = this.device;
+    const layout = this.layoutFor(nIn, nOut);
     dumpShader(name, this.pipelines.size, code);
     d.pushErrorScope('validation');
     const module = d.createShaderModule({ code, label: name });
-    const pipeline = d.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: name });
+    const pipeline = d.createComputePipeline({ layout: layout.pipeline, compute: { module, entryPoint: 'main' }, label: name });
     d.popErrorScope().then(
       (err) => {
         if (err) this.deferred ??= `kernel ${name} failed to compile: ${err.message}`;
       },
       () => {},
     );
-    const pe = { pipeline, layout: pipeline.getBindGroupLayout(0) };
+    const pe = { pipeline, layout: layout.group, layoutKey: layout.key };
     this.pipelines.set(key, pe);
     this.st.pipelines++;
     return pe;
@@ -240,6 +291,7 @@ export class WebGPUBackend implements Backend {
     if (this.pass) {
       this.pass.end();
       this.pass = null;
+      this.lastPipeline = null;
     }
   }
 
@@ -262,6 +314,7 @@ export class WebGPUBackend implements Backend {
       this.upused = 0;
     }
     if (this.toDestroy.length) {
+      this.bindCache.clear();
       for (const b of this.toDestroy) b.destroy();
       this.toDestroy = [];
     }
@@ -284,6 +337,7 @@ export class WebGPUBackend implements Backend {
 
   emptyCache(): void {
     this.flush();
+    this.bindCache.clear();
     for (const b of this.pool.drain()) b.destroy();
     for (const b of this.readPool.drain()) b.destroy();
   }
