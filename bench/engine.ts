@@ -2,6 +2,7 @@
 import * as g from '../src/index.js';
 import { currentBackend } from '../src/runtime.js';
 import { gemmTuning } from '../src/ops/matmul.js';
+import { mapTuning } from '../src/ops/elementwise.js';
 
 export interface Row {
   name: string;
@@ -30,6 +31,16 @@ export async function engineSuite(opts: { elemBytes: number; gemmN: number; quic
   rows.push({ name: 'elementwise add', value: (3 * opts.elemBytes) / (ms * 1e-3) / 1e12, unit: 'TB/s', detail: `${gib} GiB operands, ${ms.toFixed(3)} ms (2 reads + 1 write)` });
   ms = await timeIt(it, () => g.tidy(() => void g.relu(a)));
   rows.push({ name: 'elementwise relu', value: (2 * opts.elemBytes) / (ms * 1e-3) / 1e12, unit: 'TB/s', detail: `${gib} GiB, ${ms.toFixed(3)} ms (1 read + 1 write)` });
+  if (opts.sweep) {
+    for (const u of [2, 4, 8]) {
+      mapTuning.unroll = u;
+      ms = await timeIt(it, () => g.tidy(() => void g.add(a, b)));
+      rows.push({ name: `elementwise add, ${u}/thread`, value: (3 * opts.elemBytes) / (ms * 1e-3) / 1e12, unit: 'TB/s', detail: `${ms.toFixed(3)} ms` });
+      ms = await timeIt(it, () => g.tidy(() => void g.relu(a)));
+      rows.push({ name: `elementwise relu, ${u}/thread`, value: (2 * opts.elemBytes) / (ms * 1e-3) / 1e12, unit: 'TB/s', detail: `${ms.toFixed(3)} ms` });
+    }
+    mapTuning.unroll = 1;
+  }
   ms = await timeIt(it, () => g.tidy(() => void g.sum(a)));
   rows.push({ name: 'sum (full reduction)', value: opts.elemBytes / (ms * 1e-3) / 1e12, unit: 'TB/s', detail: `${gib} GiB, ${ms.toFixed(3)} ms` });
   a.dispose();

@@ -7,7 +7,7 @@ import { DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { attach, needsGrad } from '../autograd/node.js';
 import { broadcastShapes, broadcastStrides, numel, sameShape } from '../shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { PRELUDE, bindings, grid1d, launch, launchInto, main1d, view, wgslType } from './kernel.js';
+import { PRELUDE, WG, bindings, grid1d, launch, launchInto, main1d, view, wgslType } from './kernel.js';
 import { sumTo } from './reduce.js';
 
 export type Operand = Tensor | number;
@@ -61,7 +61,10 @@ fn gpow(x: VA, y: VA) -> VA {
   let neg = x < VA(0.0);
   var r = select(p, -p, neg & odd);
   r = select(r, VA(nan_()), neg & !isInt);
-  r = select(r, select(VA(0.0), VA(inf_()), y < VA(0.0)), x == VA(0.0));
+  // 0^y: 0 for y > 0, inf for y < 0, with -0 keeping its sign for odd integer y (as Math.pow).
+  let zr = select(VA(0.0), VA(inf_()), y < VA(0.0));
+  let negZero = (bitcast<VU>(x) == VU(0x80000000u)) & odd;
+  r = select(r, select(zr, -zr, negZero), x == VA(0.0));
   return select(r, VA(1.0), y == VA(0.0));
 }
 `;
@@ -76,8 +79,12 @@ function mapWgsl(p: MapParams): string {
     else if (k !== 'S') ins.push([BUFS[i]!, wgslType(p.dtypes[i]!)]);
   });
   for (let i = p.kinds.length; i < 3; i++) decl += `alias V${BUFS[i]} = V${BUFS[0]};\n`;
-  decl += `alias VO = ${ty(p.outDtype)};\n`;
-  let body = `  if (idx >= pu(0u)) { return; }\n`;
+  decl += `alias VO = ${ty(p.outDtype)};\nalias VU = ${p.vec ? 'vec4<u32>' : 'u32'};\nalias VBOOL = ${p.vec ? 'vec4<bool>' : 'bool'};\n`;
+  // WGSL lets compilers assume NaN away, so x != x may fold to false: test the bits instead.
+  decl += p.dtypes[0] === 'float32'
+    ? 'fn isnan_(x: VA) -> VBOOL { return (bitcast<VU>(x) & VU(0x7fffffffu)) > VU(0x7f800000u); }\n'
+    : 'fn isnan_(x: VA) -> VBOOL { return VBOOL(false); }\n';
+  let body = '';
   const needCoords = p.kinds.includes('B');
   if (needCoords) body += `  var rem = idx;\n  var offs = vec3<u32>(0u, 0u, 0u);\n  let rank = pu(1u);\n  for (var d = 0u; d < rank; d++) {\n    let dim = rank - 1u - d;\n    let size = pu(${W_SHAPE}u + dim);\n    let co = rem % size;\n    rem = rem / size;\n    offs += co * vec3<u32>(pu(${W_STRIDES}u + dim), pu(${W_STRIDES + 8}u + dim), pu(${W_STRIDES + 16}u + dim));\n  }\n`;
   p.kinds.forEach((k, i) => {
@@ -90,7 +97,12 @@ function mapWgsl(p: MapParams): string {
     else body += `  let ${v} = V${B}(bitcast<${wgslType(p.dtypes[i]!)}>(pu(${W_SCALARS + i}u)));\n`;
   });
   body += `  O[idx] = ${p.def.wgsl};\n`;
-  return PRELUDE + decl + (p.dtypes[0] === 'float32' ? HELPERS : '') + bindings(ins, [['O', ty(p.outDtype)]]) + main1d(body);
+  // Each invocation handles `unroll` elements, strided by the whole grid (coalesced).
+  const u = unrollOf(p);
+  body = u === 1
+    ? `  if (idx >= pu(0u)) { return; }\n${body}`
+    : `  let total = nwg.x * nwg.y * ${WG}u;\n  for (var j = 0u; j < ${u}u; j++) {\n  let idx = idx0 + j * total;\n  if (idx >= pu(0u)) { return; }\n${body}  }\n`;
+  return PRELUDE + decl + (p.dtypes[0] === 'float32' ? HELPERS : '') + bindings(ins, [['O', ty(p.outDtype)]]) + main1d(u === 1 ? body : `  let idx0 = idx;\n${body}`);
 }
 
 function mapCpu(ins: CpuView[], outs: CpuView[], p: MapParams): void {
@@ -148,12 +160,18 @@ function fullStrides(shape: number[]): number[] {
   return s;
 }
 
+/** @internal Elements per invocation for large contiguous maps (bench/ sweeps it). */
+export const mapTuning = { unroll: 1, minElems: 1 << 20 };
+function unrollOf(p: MapParams): number {
+  return p.vec && p.n >= mapTuning.minElems ? mapTuning.unroll : 1;
+}
+
 const mapKernel: Kernel<MapParams> = {
   name: 'map',
-  key: (p) => `${p.def.name}|${p.kinds.join('')}|${p.dtypes.join(',')}|${p.outDtype}|${p.vec ? 4 : 1}`,
+  key: (p) => `${p.def.name}|${p.kinds.join('')}|${p.dtypes.join(',')}|${p.outDtype}|${p.vec ? 4 : 1}|${unrollOf(p)}`,
   cpu: mapCpu,
   wgsl: mapWgsl,
-  grid: (p) => grid1d(p.vec ? p.n / 4 : p.n),
+  grid: (p) => grid1d(Math.ceil((p.vec ? p.n / 4 : p.n) / unrollOf(p))),
   uniforms: (p, u) => {
     u.u32(p.vec ? p.n / 4 : p.n).u32(p.shape.length).u32s(p.shape, 8);
     for (let k = 0; k < 3; k++) u.u32s(p.strides[k] ?? [], 8);
@@ -267,14 +285,16 @@ export const DEFS = {
   sqrt: def({ name: 'sqrt', wgsl: 'sqrt(a)', cpu: Math.sqrt, accepts: 'float', out: 'same' }),
   abs: def({ name: 'abs', wgsl: 'abs(a)', cpu: Math.abs, accepts: 'any', out: 'same' }),
   sign: def({ name: 'sign', wgsl: 'sign(a)', cpu: (a) => (a > 0 ? 1 : a < 0 ? -1 : 0), accepts: 'any', out: 'same' }),
-  relu: def({ name: 'relu', wgsl: 'max(a, VA(0))', cpu: (a) => (a > 0 ? a : 0), accepts: 'float', out: 'same' }),
+  // NaN stays NaN as in PyTorch (WGSL's max/min/clamp would drop it), hence the isnan_ selects.
+  relu: def({ name: 'relu', wgsl: 'select(max(a, VA(0)), a, isnan_(a))', cpu: (a) => (a > 0 || a !== a ? a : 0), accepts: 'float', out: 'same' }),
   sigmoid: def({ name: 'sigmoid', wgsl: '1.0 / (1.0 + exp(-a))', cpu: (a) => 1 / (1 + Math.exp(-a)), accepts: 'float', out: 'same' }),
   // tanh(±15) is ±1 in f32; clamping keeps GPU tanh away from inf/inf.
-  tanh: def({ name: 'tanh', wgsl: 'tanh(clamp(a, VA(-15.0), VA(15.0)))', cpu: Math.tanh, accepts: 'float', out: 'same' }),
+  tanh: def({ name: 'tanh', wgsl: 'select(tanh(clamp(a, VA(-15.0), VA(15.0))), a, isnan_(a))', cpu: Math.tanh, accepts: 'float', out: 'same' }),
   identity: def({ name: 'copy', wgsl: 'a', cpu: (a) => a, accepts: 'any', out: 'same' }),
   toFloat: def({ name: 'float', wgsl: 'VO(a)', cpu: (a) => a, accepts: 'any', out: 'float32' }),
   toInt: def({
-    name: 'int', wgsl: 'VO(a)', accepts: 'any', out: 'int32',
+    // Truncation toward zero, saturating at the int32 range, NaN → 0, the same on both backends.
+    name: 'int', wgsl: 'select(select(select(VO(a), VO(2147483647), a >= VA(2147483648.0)), VO(-2147483647 - 1), a < VA(-2147483648.0)), VO(0), isnan_(a))', accepts: 'any', out: 'int32',
     cpu: (a) => (Number.isNaN(a) ? 0 : Math.max(-2147483648, Math.min(2147483647, Math.trunc(a)))),
   }),
   add: def({ name: 'add', wgsl: 'a + b', cpu: (a, b) => a + b, accepts: 'any', out: 'same' }),
@@ -282,8 +302,8 @@ export const DEFS = {
   mul: def({ name: 'mul', wgsl: 'a * b', cpu: (a, b) => a * b, cpuInt: (a, b) => Math.imul(a, b), accepts: 'any', out: 'same' }),
   div: def({ name: 'div', wgsl: 'a / b', cpu: (a, b) => a / b, accepts: 'float', out: 'same' }),
   pow: def({ name: 'pow', wgsl: 'gpow(a, b)', cpu: jsPow, accepts: 'float', out: 'same' }),
-  maximum: def({ name: 'maximum', wgsl: 'max(a, b)', cpu: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.max(a, b)), accepts: 'any', out: 'same' }),
-  minimum: def({ name: 'minimum', wgsl: 'min(a, b)', cpu: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.min(a, b)), accepts: 'any', out: 'same' }),
+  maximum: def({ name: 'maximum', wgsl: 'select(max(a, b), a + b, isnan_(a) | isnan_(b))', cpu: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.max(a, b)), accepts: 'any', out: 'same' }),
+  minimum: def({ name: 'minimum', wgsl: 'select(min(a, b), a + b, isnan_(a) | isnan_(b))', cpu: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.min(a, b)), accepts: 'any', out: 'same' }),
   eq: cmp('eq', 'a == b', (a, b) => a === b),
   ne: cmp('ne', 'a != b', (a, b) => a !== b),
   lt: cmp('lt', 'a < b', (a, b) => a < b),
@@ -291,7 +311,7 @@ export const DEFS = {
   gt: cmp('gt', 'a > b', (a, b) => a > b),
   ge: cmp('ge', 'a >= b', (a, b) => a >= b),
   where: def({ name: 'where', wgsl: 'select(c, b, a != VA(0))', cpu: (a, b, c) => (a !== 0 ? b : c), accepts: 'any', out: 'same', freeDtype: 0 }),
-  clamp: def({ name: 'clamp', wgsl: 'min(max(a, b), c)', cpu: (a, b, c) => Math.min(Math.max(a, b), c), accepts: 'any', out: 'same' }),
+  clamp: def({ name: 'clamp', wgsl: 'select(min(max(a, b), c), a, isnan_(a))', cpu: (a, b, c) => Math.min(Math.max(a, b), c), accepts: 'any', out: 'same' }),
   // grad helpers
   reluGrad: def({ name: 'reluGrad', wgsl: 'select(VA(0), b, a > VA(0))', cpu: (a, b) => (a > 0 ? b : 0), accepts: 'float', out: 'same' }),
   sigmoidGrad: def({ name: 'sigmoidGrad', wgsl: 'b * a * (1.0 - a)', cpu: (a, b) => b * a * (1 - a), accepts: 'float', out: 'same' }),

@@ -8,7 +8,7 @@ import { DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { attach, needsGrad } from '../autograd/node.js';
 import { broadcastShapes, numel } from '../shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { PRELUDE, launch } from './kernel.js';
+import { PRELUDE, launch, launchInto } from './kernel.js';
 import { sumTo } from './reduce.js';
 import { expandTo, reshape } from './view.js';
 
@@ -23,7 +23,13 @@ export interface GemmParams {
   /** A is stored K×M (so C = Aᵀ·B); B is stored N×K. */
   transA: boolean;
   transB: boolean;
+  /** The batches this dispatch computes: [batchOffset, batchOffset + batchCount). */
+  batchOffset?: number;
+  batchCount?: number;
 }
+
+/** Batches per dispatch: the grid's z dimension is capped at 65535. */
+const MAX_Z = 65535;
 
 interface Variant extends GemmParams {
   rm: 4 | 8;
@@ -37,7 +43,8 @@ function gemmCpu(ins: CpuView[], outs: CpuView[], p: GemmParams): void {
   const A = ins[0]!.f32, B = ins[1]!.f32, C = outs[0]!.f32;
   const { M, N, K } = p;
   const row = new Float64Array(N);
-  for (let b = 0; b < p.batch; b++) {
+  const b0 = p.batchOffset ?? 0;
+  for (let b = b0; b < b0 + (p.batchCount ?? p.batch); b++) {
     const ao = b * p.strideA, bo = b * p.strideB, co = b * M * N;
     for (let i = 0; i < M; i++) {
       if (p.transB) {
@@ -145,7 +152,8 @@ var<workgroup> Bs: array<vec4<f32>, ${BK * TV}>;
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let M = pu(0u); let N = pu(1u); let K = pu(2u);
-  let aBase = wid.z * pu(3u); let bBase = wid.z * pu(4u); let cBase = wid.z * M * N;
+  let bz = wid.z + pu(5u);
+  let aBase = bz * pu(3u); let bBase = bz * pu(4u); let cBase = bz * M * N;
   let m0 = wid.y * ${TILE}u; let n0 = wid.x * ${TILE}u;
   let tx = lid.x; let ty = lid.y;
   var acc: array<vec4<f32>, ${RM * G}>;
@@ -202,14 +210,19 @@ export const gemmKernel: Kernel<GemmParams> = {
   wgsl: (p) => gemmWgsl(variant(p)),
   grid: (p) => {
     const tile = 16 * variant(p).rm;
-    return [Math.ceil(p.N / tile), Math.ceil(p.M / tile), p.batch];
+    return [Math.ceil(p.N / tile), Math.ceil(p.M / tile), p.batchCount ?? p.batch];
   },
-  uniforms: (p, u) => void u.u32(p.M).u32(p.N).u32(p.K).u32(p.strideA).u32(p.strideB),
+  uniforms: (p, u) => void u.u32(p.M).u32(p.N).u32(p.K).u32(p.strideA).u32(p.strideB).u32(p.batchOffset ?? 0),
 };
 
 /** C = op(A)·op(B) for tensors already laid out as GEMM operands (no autograd). */
-export function gemm(a: Tensor, b: Tensor, p: GemmParams, outShape: readonly number[]): Tensor {
-  return launch('matmul', gemmKernel, [a, b], outShape, 'float32', p);
+export function gemm(op: string, a: Tensor, b: Tensor, p: GemmParams, outShape: readonly number[]): Tensor {
+  if (p.batch <= MAX_Z) return launch(op, gemmKernel, [a, b], outShape, 'float32', p);
+  const out = Tensor.empty(outShape, 'float32', op, a.backend);
+  for (let off = 0; off < p.batch; off += MAX_Z) {
+    launchInto(op, gemmKernel, [a, b], [out], { ...p, batchOffset: off, batchCount: Math.min(MAX_Z, p.batch - off) });
+  }
+  return out;
 }
 
 /** Matrix product with NumPy's rules: 1-D operands are promoted, batch dims broadcast. */
@@ -232,9 +245,9 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   };
   const [ea, sa] = prep(a2, M, K);
   const [eb, sb] = prep(b2, K, N);
-  let out = launch('matmul', gemmKernel, [ea, eb], [...batchShape, M, N], 'float32', {
+  let out = gemm('matmul', ea, eb, {
     M, N, K, batch, strideA: sa, strideB: sb, transA: false, transB: false,
-  });
+  }, [...batchShape, M, N]);
   if (ea !== a2) ea.dispose();
   if (eb !== b2) eb.dispose();
   const finalShape = [...batchShape, ...(a.ndim === 1 ? [] : [M]), ...(b.ndim === 1 ? [] : [N])];
@@ -271,7 +284,7 @@ function matmulT(x: Tensor, y: Tensor, transA: boolean, transB: boolean, batchSh
   };
   const [ex, sx] = prep(x, xr, xc);
   const [ey, sy] = prep(y, yr, yc);
-  const out = launch('matmul.backward', gemmKernel, [ex, ey], [...batchShape, M, N], 'float32', { M, N, K, batch, strideA: sx, strideB: sy, transA, transB });
+  const out = gemm('matmul.backward', ex, ey, { M, N, K, batch, strideA: sx, strideB: sy, transA, transB }, [...batchShape, M, N]);
   if (ex !== x) ex.dispose();
   if (ey !== y) ey.dispose();
   return out;

@@ -42,9 +42,14 @@ function redWgsl(p: RedParams): string {
   const outT = arg ? 'i32' : T;
   const id = ident(p.op, p.dtype).replace(/bitcast<f32>\(0x7f800000u\)/g, 'inf_()');
   const combineScalar = (v: string, i: string) =>
-    p.op === 'sum' ? `acc = acc + ${v};` : arg ? `if (ai < 0 || ${better(p.op, v, 'acc')}) { acc = ${v}; ai = ${i}; }` : `acc = ${p.op}(acc, ${v});`;
+    // NaN wins, as in PyTorch: once taken it is kept, since no comparison with it is true.
+    p.op === 'sum' ? `acc = acc + ${v};`
+    : arg ? `if (ai < 0 || (isnan_(${v}) && !isnan_(acc)) || ${better(p.op, v, 'acc')}) { acc = ${v}; ai = ${i}; }`
+    : `if (isnan_(${v}) || ${better(p.op, v, 'acc')}) { acc = ${v}; }`;
   const scale = p.op === 'sum' && p.dtype === 'float32' ? ' * pf(4u)' : '';
-  const head = PRELUDE + `fn inf_() -> f32 { return bitcast<f32>(pu(63u)); }\n` + bindings([['X', T]], [['O', outT]]);
+  // WGSL may fold x != x to false, so NaN is recognised by its bits.
+  const isnan = p.dtype === 'float32' ? 'fn isnan_(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }' : 'fn isnan_(x: i32) -> bool { return false; }';
+  const head = PRELUDE + `fn inf_() -> f32 { return bitcast<f32>(pu(63u)); }\n${isnan}\n` + bindings([['X', T]], [['O', outT]]);
   if (!p.rows) {
     // One output (o, chunk, j) per invocation, walking its chunk of R with stride inner.
     return head + main1d(`
@@ -62,8 +67,10 @@ function redWgsl(p: RedParams): string {
   }
   const tree =
     p.op === 'sum' ? 'sv[lid] = sv[lid] + sv[lid + s];'
-    : arg ? `let ov = sv[lid + s]; let oi = si[lid + s]; if (oi >= 0 && (si[lid] < 0 || ${better(p.op, 'ov', 'sv[lid]')} || (ov == sv[lid] && oi < si[lid]))) { sv[lid] = ov; si[lid] = oi; }`
-    : `sv[lid] = ${p.op}(sv[lid], sv[lid + s]);`;
+    : arg ? `let ov = sv[lid + s]; let oi = si[lid + s]; let mine = sv[lid]; let mi = si[lid];
+      let take = oi >= 0 && (mi < 0 || (isnan_(ov) && (!isnan_(mine) || oi < mi)) || (!isnan_(mine) && (${better(p.op, 'ov', 'mine')} || (ov == mine && oi < mi))));
+      if (take) { sv[lid] = ov; si[lid] = oi; }`
+    : `let ov = sv[lid + s]; if (isnan_(ov) || ${better(p.op, 'ov', 'sv[lid]')}) { sv[lid] = ov; }`;
   return head + `
 var<workgroup> sv: array<${T}, ${WG}>;
 ${arg ? `var<workgroup> si: array<i32, ${WG}>;` : ''}
@@ -107,7 +114,7 @@ function redCpu(ins: CpuView[], outs: CpuView[], p: RedParams): void {
         for (let r = start; r < end; r++) {
           const v = x[(o * R + r) * inner + j]!;
           if (p.op === 'sum') acc += v;
-          else if (ai < 0 || (isMax ? v > acc : v < acc)) {
+          else if (ai < 0 || (v !== v && acc === acc) || (isMax ? v > acc : v < acc)) {
             acc = v;
             ai = r;
           }

@@ -1,0 +1,111 @@
+// Autograd semantics beyond per-op gradients: accumulation, graph lifetime, noGrad, detach,
+// assignable .grad, shared subexpressions and independence of gradients that share storage.
+import { describe, expect, it } from 'vitest';
+import * as g from '../src/index.js';
+import { BACKENDS, useBackend } from './helpers.js';
+
+const arr = async (t: g.Tensor) => Array.from(await t.data());
+
+describe.each(BACKENDS)('autograd on %s', (backend) => {
+  useBackend(backend);
+
+  it('accumulates into .grad across backward calls (retainGraph)', async () => {
+    const x = g.tensor([1, 2, 3], undefined, { requiresGrad: true });
+    const y = x.mul(x).sum();
+    y.backward(undefined, { retainGraph: true });
+    expect(await arr(x.grad!)).toEqual([2, 4, 6]);
+    y.backward();
+    expect(await arr(x.grad!)).toEqual([4, 8, 12]);
+  });
+
+  it('refuses a second backward through a freed graph', () => {
+    const x = g.tensor([1, 2], undefined, { requiresGrad: true });
+    const y = x.exp().sum();
+    y.backward();
+    expect(() => y.backward()).toThrow(/second time/);
+  });
+
+  it('sums gradients of a shared subexpression (diamond)', async () => {
+    const x = g.tensor([0.5, -1.5, 2], undefined, { requiresGrad: true });
+    const h = x.mul(2);
+    const y = h.mul(h).add(h.mul(3)).sum(); // 4x² + 6x → 8x + 6
+    y.backward();
+    expect(await arr(x.grad!)).toEqual([10, -6, 22]);
+  });
+
+  it('keeps gradients independent when one op sends the same tensor to two inputs', async () => {
+    const a = g.tensor([1, 2], undefined, { requiresGrad: true });
+    const b = g.tensor([3, 4], undefined, { requiresGrad: true });
+    a.add(b).sum().backward();
+    a.grad!.assign([7, 7]);
+    expect(await arr(b.grad!)).toEqual([1, 1]);
+    const x = g.tensor([1, 2], undefined, { requiresGrad: true });
+    x.add(x).sum().backward();
+    expect(await arr(x.grad!)).toEqual([2, 2]);
+  });
+
+  it('records nothing under noGrad and cuts the graph at detach', async () => {
+    const x = g.tensor([1, 2], undefined, { requiresGrad: true });
+    const y = g.noGrad(() => x.mul(3));
+    expect(y.requiresGrad).toBe(false);
+    expect(y.gradFn).toBeNull();
+    const d = x.detach();
+    expect(d.requiresGrad).toBe(false);
+    x.assign([5, 6]);
+    expect(await arr(d)).toEqual([5, 6]); // detach shares memory, as in PyTorch
+    const z = x.mul(d).sum();
+    z.backward();
+    expect(await arr(x.grad!)).toEqual([5, 6]); // d is a constant
+  });
+
+  it('lets .grad be read, replaced and cleared, checking the shape', async () => {
+    const w = g.zeros([2, 2], { requiresGrad: true });
+    expect(w.grad).toBeNull();
+    w.grad = g.ones([2, 2]);
+    w.mul(2).sum().backward();
+    expect(await arr(w.grad!)).toEqual([3, 3, 3, 3]);
+    w.grad = null;
+    expect(w.grad).toBeNull();
+    expect(() => (w.grad = g.ones([3]))).toThrow(g.ShapeError);
+  });
+
+  it('needs an explicit gradient for non-scalars and uses it', async () => {
+    const x = g.tensor([1, 2, 3], undefined, { requiresGrad: true });
+    const y = x.mul(2);
+    expect(() => y.backward()).toThrow(g.ShapeError);
+    y.backward(g.tensor([1, 10, 100]));
+    expect(await arr(x.grad!)).toEqual([2, 20, 200]);
+    expect(() => x.mul(2).backward(g.ones([2]))).toThrow(/grad has shape \[2\], expected \[3\]/);
+  });
+
+  it('explains backward on a tensor that does not require grad', () => {
+    expect(() => g.ones([1]).backward()).toThrow(/does not require grad/);
+  });
+
+  it('back-propagates into a leaf root and refuses int tensors that require grad', async () => {
+    const x = g.tensor([4], undefined, { requiresGrad: true });
+    x.backward();
+    expect(await arr(x.grad!)).toEqual([1]);
+    expect(() => g.tensor([1, 2], undefined, { dtype: 'int32', requiresGrad: true })).toThrow(g.DTypeError);
+  });
+
+  it('frees what backward used: only leaves and their grads remain', () => {
+    const w = g.rand([64, 64], { requiresGrad: true });
+    const x = g.rand([16, 64]);
+    const before = g.memory().buffers;
+    g.tidy(() => {
+      const loss = x.matmul(w).sigmoid().mul(x.matmul(w).tanh()).mean();
+      loss.backward();
+    });
+    // w.grad is the one new allocation that outlives the step.
+    expect(g.memory().buffers).toBe(before + 1);
+  });
+
+  it('clone stays in the graph; requiresGrad_ refuses non-leaves', async () => {
+    const x = g.tensor([1, 2], undefined, { requiresGrad: true });
+    const c = x.clone();
+    c.mul(c).sum().backward();
+    expect(await arr(x.grad!)).toEqual([2, 4]);
+    expect(() => x.mul(2).requiresGrad_(false)).toThrow(/non-leaf/);
+  });
+});

@@ -1,0 +1,72 @@
+// Bad input gets a typed error that names the op, what was expected and what came.
+import { describe, expect, it } from 'vitest';
+import * as g from '../src/index.js';
+import { BACKENDS, useBackend } from './helpers.js';
+
+describe.each(BACKENDS)('errors on %s', (backend) => {
+  useBackend(backend);
+
+  it('shape mismatch and failed broadcasts', () => {
+    expect(() => g.matmul(g.ones([2, 3]), g.ones([4, 5]))).toThrow(/matmul: inner dims differ: \[2, 3\] @ \[4, 5\]/);
+    expect(() => g.add(g.ones([2, 3]), g.ones([4]))).toThrow(g.ShapeError);
+    expect(() => g.add(g.ones([2, 3]), g.ones([4]))).toThrow(/add: shapes \[2, 3\] and \[4\] cannot be broadcast/);
+    expect(() => g.ones([6]).reshape([4, 2])).toThrow(/reshape: cannot reshape \[6\]/);
+    expect(() => g.cat([g.ones([2, 2]), g.ones([3, 3])], 0)).toThrow(/cat: shapes must match/);
+    expect(() => g.tensor([[1, 2], [3]])).toThrow(/ragged/);
+    expect(() => g.tensor([1, 2, 3], [2, 2])).toThrow(/3 values do not fill shape \[2, 2\]/);
+  });
+
+  it('wrong dtypes', () => {
+    const f = g.ones([2, 3]);
+    expect(() => f.gather(1, g.zeros([2, 1]))).toThrow(/gather: index must be int32, got float32/);
+    expect(() => g.oneHot(g.ones([3]), 4)).toThrow(g.DTypeError);
+    expect(() => g.add(f, g.ones([2, 3], { dtype: 'int32' }))).toThrow(/add: operands must share a dtype/);
+    expect(() => g.ones([2], { dtype: 'int32' }).div(2)).toThrow(/div: expected float32 tensors, got int32/);
+    expect(() => g.tensor([1.5], undefined, { dtype: 'int32' })).toThrow(/int32 tensors need integers/);
+    expect(() => g.ones([2], { dtype: 'int32' }).mul(0.5)).toThrow(/non-integer scalar 0.5/);
+  });
+
+  it('axes out of range', () => {
+    expect(() => g.ones([2, 3]).sum(2)).toThrow(/sum: axis 2 is out of range for a tensor of 2 dims/);
+    expect(() => g.ones([2, 3]).softmax(-3)).toThrow(g.ShapeError);
+    expect(() => g.ones([2, 3]).transpose(0, 5)).toThrow(g.ShapeError);
+    expect(() => g.ones([2, 3]).permute([0, 0])).toThrow(/repeated/);
+  });
+
+  it('bad randint ranges and values', () => {
+    expect(() => g.randint(5, 5, [3])).toThrow(/randint: the range \[5, 5\) is empty/);
+    expect(() => g.randint(0, 2.5, [3])).toThrow(g.ValueError);
+    expect(() => g.arange(0, 10, 0)).toThrow(g.ValueError);
+    expect(() => g.ones([2]).slice(0, 0, 2, 0)).toThrow(/step must be a positive integer/);
+  });
+
+  it('disposed tensors', () => {
+    const t = g.ones([2]);
+    t.dispose();
+    expect(() => t.mul(2)).toThrow(/disposed/);
+    expect(() => t.mul(2)).toThrow(g.StateError);
+  });
+
+  it('tensors of two backends mixed', async () => {
+    const other = backend === 'cpu' ? 'webgpu' : 'cpu';
+    const a = g.ones([2]);
+    await g.init({ backend: other });
+    const b = g.ones([2]);
+    expect(() => a.add(b)).toThrow(g.BackendError);
+    expect(() => a.add(b)).toThrow(/live on different backends/);
+    const moved = await b.to(backend);
+    await g.init({ backend });
+    expect(Array.from(await a.add(moved).data())).toEqual([2, 2]);
+  });
+
+  it('a buffer over the device limits', () => {
+    const limit = g.backendInfo().limits.maxStorageBufferBindingSize ?? g.backendInfo().limits.maxBufferSize!;
+    const n = Math.floor(limit / 4) + 16;
+    expect(() => g.zeros([n])).toThrow(g.BackendError);
+    expect(() => g.zeros([n])).toThrow(/full: a tensor of \d+ bytes exceeds|full: needs \d+ bytes/);
+  });
+
+  it('item() on more than one element', async () => {
+    await expect(g.ones([2]).item()).rejects.toThrow(/item: expected a tensor with one element/);
+  });
+});
