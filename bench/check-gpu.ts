@@ -1,6 +1,7 @@
 // Sanity check on a real GPU: WebGPU results against the cpu backend for GEMM shapes and a few
 // ops, then the script simply ends (it must exit by itself). Usage: tsx bench/check-gpu.ts
 import * as g from '../src/index.js';
+import { mapTuning } from '../src/ops/elementwise.js';
 
 const cpu = await g.init({ backend: 'cpu' });
 const gpu = await g.init({ backend: 'webgpu' });
@@ -40,4 +41,11 @@ await compare('batched matmul [4,33,17]@[17,9]', () => g.matmul(g.randn([4, 33, 
 await compare('sum of 2^22', () => g.sum(g.rand([1 << 22])).reshape([1]));
 await compare('softmax rows', () => g.softmax(g.randn([300, 1000]).mul(10), 1));
 await compare('argmax', () => g.argmax(g.randn([300, 1000]), 1).float());
+// Large contiguous maps may run several elements per invocation: check every setting.
+for (const u of [1, 2, 4, 8]) {
+  mapTuning.unroll = u;
+  await compare(`add of 2^22 + 3 elements, ${u} per invocation`, () => g.rand([(1 << 22) + 3]).add(g.rand([(1 << 22) + 3])));
+  await compare(`add of 2^22 elements (vec4), ${u} per invocation`, () => g.rand([1 << 22]).mul(g.rand([1 << 22])));
+}
+mapTuning.unroll = 4;
 console.log('check-gpu: done; the process should now exit on its own');

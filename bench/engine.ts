@@ -32,14 +32,14 @@ export async function engineSuite(opts: { elemBytes: number; gemmN: number; quic
   ms = await timeIt(it, () => g.tidy(() => void g.relu(a)));
   rows.push({ name: 'elementwise relu', value: (2 * opts.elemBytes) / (ms * 1e-3) / 1e12, unit: 'TB/s', detail: `${gib} GiB, ${ms.toFixed(3)} ms (1 read + 1 write)` });
   if (opts.sweep) {
-    for (const u of [2, 4, 8]) {
+    for (const u of [1, 2, 4, 8]) {
       mapTuning.unroll = u;
       ms = await timeIt(it, () => g.tidy(() => void g.add(a, b)));
       rows.push({ name: `elementwise add, ${u}/thread`, value: (3 * opts.elemBytes) / (ms * 1e-3) / 1e12, unit: 'TB/s', detail: `${ms.toFixed(3)} ms` });
       ms = await timeIt(it, () => g.tidy(() => void g.relu(a)));
       rows.push({ name: `elementwise relu, ${u}/thread`, value: (2 * opts.elemBytes) / (ms * 1e-3) / 1e12, unit: 'TB/s', detail: `${ms.toFixed(3)} ms` });
     }
-    mapTuning.unroll = 1;
+    mapTuning.unroll = 4;
   }
   ms = await timeIt(it, () => g.tidy(() => void g.sum(a)));
   rows.push({ name: 'sum (full reduction)', value: opts.elemBytes / (ms * 1e-3) / 1e12, unit: 'TB/s', detail: `${gib} GiB, ${ms.toFixed(3)} ms` });
@@ -76,6 +76,15 @@ export async function engineSuite(opts: { elemBytes: number; gemmN: number; quic
   // Cost per dispatch: tiny adds, all recorded into one batch, then one per submit.
   const s = g.ones([4]);
   const d = 2000;
+  {
+    g.tidy(() => { for (let i = 0; i < d; i++) g.add(s, s); });
+    await g.sync();
+    const t0 = performance.now();
+    g.tidy(() => { for (let i = 0; i < d; i++) g.add(s, s); });
+    const rec = performance.now() - t0;
+    await g.sync();
+    rows.push({ name: 'dispatch, recording only', value: (rec * 1e3) / d, unit: 'µs', detail: `host time to record one tiny add (op + autograd bookkeeping + encoder calls)` });
+  }
   ms = await timeIt(1, () => g.tidy(() => { for (let i = 0; i < d; i++) g.add(s, s); }));
   rows.push({ name: 'dispatch, batched', value: (ms * 1e3) / d, unit: 'µs', detail: `${d} tiny adds recorded into one encoder` });
   const be = currentBackend('bench');

@@ -59,6 +59,8 @@ export interface Kernel<P> {
   readonly name: string;
   key(p: P): string;
   cpu(inputs: CpuView[], outputs: CpuView[], p: P): void;
+  /** The kernel reads its outputs' previous contents (in-place updates). */
+  readonly readsOutputs?: boolean;
   wgsl(p: P): string;
   grid(p: P): [number, number, number];
   uniforms(p: P, u: UniformWriter): void;
@@ -100,8 +102,11 @@ export interface BackendInfo {
 export interface Backend {
   readonly kind: 'cpu' | 'webgpu';
   readonly info: BackendInfo;
-  /** Allocates `bytes` (a multiple of 4). `op` names the caller for error messages. */
-  alloc(bytes: number, op: string): BufferHandle;
+  /**
+   * Allocates `bytes` (a multiple of 4). `op` names the caller for error messages; `avoid` lists
+   * the buffers the new one will be used with as kernel inputs (the GPU keeps them apart).
+   */
+  alloc(bytes: number, op: string, avoid?: readonly BufferHandle[]): BufferHandle;
   free(h: BufferHandle): void;
   write(h: BufferHandle, src: ArrayBufferView, byteOffset?: number): void;
   read(h: BufferHandle, bytes: number): Promise<ArrayBuffer>;

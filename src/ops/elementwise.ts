@@ -161,7 +161,7 @@ function fullStrides(shape: number[]): number[] {
 }
 
 /** @internal Elements per invocation for large contiguous maps (bench/ sweeps it). */
-export const mapTuning = { unroll: 1, minElems: 1 << 20 };
+export const mapTuning = { unroll: 4, minElems: 1 << 20 };
 function unrollOf(p: MapParams): number {
   return p.vec && p.n >= mapTuning.minElems ? mapTuning.unroll : 1;
 }
@@ -512,6 +512,7 @@ export function addInPlace(target: Tensor, src: Tensor): void {
 interface AccParams { n: number; vec: boolean }
 const accKernel: Kernel<AccParams> = {
   name: 'accumulate',
+  readsOutputs: true,
   key: (p) => (p.vec ? 'v4' : 's'),
   cpu: (ins, outs, p) => {
     const s = ins[0]!.f32, t = outs[0]!.f32;

@@ -27,7 +27,7 @@ export function handles(op: string, ts: readonly Tensor[]): BufferHandle[] {
 /** Runs `k` on `inputs`, writing one new tensor of `shape`/`dtype`. */
 export function launch<P>(op: string, k: Kernel<P>, inputs: readonly Tensor[], shape: Shape, dtype: DType, p: P): Tensor {
   const b = backendOf(op, inputs);
-  const out = Tensor.empty(shape, dtype, op, b);
+  const out = Tensor.empty(shape, dtype, op, b, inputs);
   b.run(k, handles(op, inputs), [out.storage(op).handle], p);
   return out;
 }

@@ -202,6 +202,7 @@ function variant(p: GemmParams): Variant {
 
 export const gemmKernel: Kernel<GemmParams> = {
   name: 'gemm',
+  readsOutputs: true, // batch chunks fill part of the output
   key: (p) => {
     const v = variant(p);
     return `${v.transA ? 'T' : 'N'}${v.transB ? 'T' : 'N'}|${v.rm}|${v.bk}|${+v.vecA}${+v.vecB}${+v.vecC}`;
@@ -218,7 +219,7 @@ export const gemmKernel: Kernel<GemmParams> = {
 /** C = op(A)·op(B) for tensors already laid out as GEMM operands (no autograd). */
 export function gemm(op: string, a: Tensor, b: Tensor, p: GemmParams, outShape: readonly number[]): Tensor {
   if (p.batch <= MAX_Z) return launch(op, gemmKernel, [a, b], outShape, 'float32', p);
-  const out = Tensor.empty(outShape, 'float32', op, a.backend);
+  const out = Tensor.empty(outShape, 'float32', op, a.backend, [a, b]);
   for (let off = 0; off < p.batch; off += MAX_Z) {
     launchInto(op, gemmKernel, [a, b], [out], { ...p, batchOffset: off, batchCount: Math.min(MAX_Z, p.batch - off) });
   }

@@ -22,6 +22,7 @@ interface CopyParams {
 /** out[outOffset + Σ i_d·outStrides_d] = in[inOffset + Σ i_d·inStrides_d] over `shape`. */
 const copyKernel: Kernel<CopyParams> = {
   name: 'stridedCopy',
+  readsOutputs: true, // it may fill only part of its output
   key: () => '',
   cpu: (ins, outs, p) => {
     const src = ins[0]!.u32, dst = outs[0]!.u32;
@@ -115,7 +116,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   if (perm.every((d, i) => d === i)) return reshape(x, x.shape);
   const inSt = stridesOf(x.shape);
   const shape = perm.map((d) => x.shape[d]!);
-  const out = Tensor.empty(shape, x.dtype, 'permute', x.backend);
+  const out = Tensor.empty(shape, x.dtype, 'permute', x.backend, [x]);
   stridedCopy(x, out, { shape, inStrides: perm.map((d) => inSt[d]!), inOffset: 0, outStrides: stridesOf(shape), outOffset: 0 }, 'permute');
   if (needsGrad(x)) {
     const inv = new Array<number>(perm.length);
@@ -137,7 +138,7 @@ export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
 
 /** Materialises x broadcast to `shape` (no autograd). */
 export function expandTo(x: Tensor, shape: readonly number[]): Tensor {
-  const out = Tensor.empty(shape, x.dtype, 'expand', x.backend);
+  const out = Tensor.empty(shape, x.dtype, 'expand', x.backend, [x]);
   copyInto(out, x);
   return out;
 }
@@ -173,12 +174,12 @@ export function slice(x: Tensor, axis: number, start = 0, end?: number, step = 1
   const st = stridesOf(x.shape);
   const inStrides = [...st];
   inStrides[a] = st[a]! * step;
-  const out = Tensor.empty(shape, x.dtype, 'slice', x.backend);
+  const out = Tensor.empty(shape, x.dtype, 'slice', x.backend, [x]);
   stridedCopy(x, out, { shape, inStrides, inOffset: s * st[a]!, outStrides: stridesOf(shape), outOffset: 0 }, 'slice');
   if (needsGrad(x)) {
     const inShape = x.shape;
     attach(out, 'slice', [x], (g) => {
-      const full = Tensor.empty(inShape, 'float32', 'slice.backward', g.backend);
+      const full = Tensor.empty(inShape, 'float32', 'slice.backward', g.backend, [g]);
       fillInto(full, 0, 'slice.backward');
       const ost = stridesOf(inShape);
       const outStrides = [...ost];
@@ -217,7 +218,7 @@ export function cat(tensors: readonly Tensor[], axis = 0): Tensor {
   }
   const shape = [...first.shape];
   shape[a] = total;
-  const out = Tensor.empty(shape, first.dtype, 'cat', first.backend);
+  const out = Tensor.empty(shape, first.dtype, 'cat', first.backend, tensors);
   const ost = stridesOf(shape);
   let off = 0;
   for (const t of tensors) {

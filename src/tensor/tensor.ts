@@ -33,9 +33,9 @@ export class Tensor {
   }
 
   /** @internal Allocates an uninitialised tensor on the active backend. */
-  static empty(shape: Shape, dtype: DType, op: string, backend?: Backend): Tensor {
+  static empty(shape: Shape, dtype: DType, op: string, backend?: Backend, inputs?: readonly Tensor[]): Tensor {
     const b = backend ?? currentBackend(op);
-    const h = b.alloc(numel(shape) * 4, op);
+    const h = b.alloc(numel(shape) * 4, op, inputs?.map((t) => t.storage(op).handle));
     allocationPressure(b.memory().bytesInUse);
     return new Tensor(new Storage(b, h), shape, dtype);
   }

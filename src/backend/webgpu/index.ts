@@ -6,31 +6,48 @@ import type { Backend, BackendInfo, BufferHandle, EngineStats, Kernel, MemoryInf
 import { UniformWriter, UNIFORM_WORDS } from '../types.js';
 
 import { BackendError, StateError } from '../../errors.js';
-import { BufferPool, sizeClass } from './pool.js';
+import { BufferPool, SlabAllocator, sizeClass, type Chunk } from './pool.js';
 
 // Numeric values of GPUBufferUsage / GPUMapMode, so no globals need installing in Node.
 const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
 const MAP_READ = 0x1;
+const COMPUTE_STAGE = 0x4;
 
+/** A tensor's memory: one chunk of a slab. Kernels see it through a dynamic offset. */
 class GpuBuf implements BufferHandle {
   freed = false;
-  constructor(readonly buffer: GPUBuffer, readonly bytes: number, readonly size: number) {}
+  constructor(readonly chunk: Chunk<GPUBuffer>, readonly bytes: number) {}
+  get buffer(): GPUBuffer {
+    return this.chunk.slab.buffer;
+  }
+  get offset(): number {
+    return this.chunk.index * this.chunk.slab.cls;
+  }
+  get size(): number {
+    return this.chunk.slab.cls;
+  }
+}
+
+interface Layout {
+  key: string;
+  group: GPUBindGroupLayout;
+  pipeline: GPUPipelineLayout;
+  /** Storage bindings take dynamic offsets (false when there are more than the device allows). */
+  dynamic: boolean;
 }
 
 interface PipelineEntry {
   pipeline: GPUComputePipeline;
-  layout: GPUBindGroupLayout;
-  layoutKey: string;
+  layout: Layout;
 }
 
-const COMPUTE_STAGE = 0x4;
 /** Bind groups kept before the cache is cleared wholesale. */
-const BIND_CACHE_MAX = 8192;
+const BIND_CACHE_MAX = 4096;
 
 export interface WebGPUOptions {
   /** Dispatches recorded before the encoder is submitted on its own. */
   maxBatch?: number;
-  /** Pooled bytes kept before freed buffers are destroyed instead. */
+  /** Free slab bytes kept before empty slabs are destroyed. */
   poolLimitBytes?: number;
 }
 
@@ -54,26 +71,23 @@ export class WebGPUBackend implements Backend {
   private upbuf: GPUBuffer;
   private upused = 0;
   private readonly pipelines = new Map<string, PipelineEntry>();
-  private readonly layouts = new Map<string, { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>();
-  // Bind groups by layout and buffers: pooled buffers recur step after step, so a training loop
-  // soon finds every bind group here instead of creating it (the costliest call per dispatch).
+  private readonly layouts = new Map<string, Layout>();
   private readonly bindCache = new Map<string, GPUBindGroup>();
-  private readonly bufIds = new WeakMap<GPUBuffer, number>();
-  private nextBufId = 1;
+  private readonly slabIds = new WeakMap<GPUBuffer, number>();
+  private nextSlabId = 1;
   private lastPipeline: GPUComputePipeline | null = null;
-  private readonly dynOffset = new Uint32Array(1);
-  private readonly pool = new BufferPool<GPUBuffer>();
+  private readonly offsets = new Uint32Array(16);
+  private readonly mem: SlabAllocator<GPUBuffer>;
   private readonly readPool = new BufferPool<GPUBuffer>();
   private toDestroy: GPUBuffer[] = [];
-  private inUse = 0;
   private peak = 0;
-  private count = 0;
   private deferred: string | null = null;
   private lostReason: string | null = null;
   private readonly st: EngineStats = { dispatches: 0, submits: 0, reads: 0, writes: 0, pipelines: 0 };
   private readonly maxBinding: number;
   private readonly maxBuffer: number;
   private readonly maxGroups: number;
+  private readonly maxDynamicStorage: number;
 
   /**
    * `gpu` is held on purpose: Dawn's instance lives only as long as the object create() returned,
@@ -91,6 +105,13 @@ export class WebGPUBackend implements Backend {
     this.maxBinding = device.limits.maxStorageBufferBindingSize;
     this.maxBuffer = device.limits.maxBufferSize;
     this.maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
+    this.maxDynamicStorage = device.limits.maxDynamicStorageBuffersPerPipelineLayout;
+    const align = device.limits.minStorageBufferOffsetAlignment;
+    if (align > 256) throw new BackendError(`webgpu: minStorageBufferOffsetAlignment ${align} is larger than grilly's smallest size class (256)`);
+    this.mem = new SlabAllocator<GPUBuffer>(
+      (size) => device.createBuffer({ size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST }),
+      Math.min(this.maxBinding, this.maxBuffer),
+    );
     device.addEventListener('uncapturederror', (ev: Event) => {
       const e = (ev as GPUUncapturedErrorEvent).error;
       this.deferred ??= e?.message ?? String(e);
@@ -114,35 +135,33 @@ export class WebGPUBackend implements Backend {
     }
   }
 
-  alloc(bytes: number, op: string): BufferHandle {
+  alloc(bytes: number, op: string, avoid?: readonly BufferHandle[]): BufferHandle {
     this.check();
-    const need = Math.max(4, bytes);
+    const need = Math.max(4, Math.ceil(bytes / 4) * 4);
     if (need > this.maxBinding || need > this.maxBuffer) {
       throw new BackendError(
         `${op}: a tensor of ${need} bytes exceeds the device's limit (maxStorageBufferBindingSize ${this.maxBinding}, maxBufferSize ${this.maxBuffer})`,
       );
     }
-    let size = sizeClass(need);
-    if (size > this.maxBinding) size = Math.ceil(need / 4) * 4;
-    let buffer = this.pool.take(size);
-    if (!buffer) {
-      buffer = this.device.createBuffer({ size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST });
-    }
-    this.inUse += size;
-    this.count++;
-    if (this.inUse > this.peak) this.peak = this.inUse;
-    return new GpuBuf(buffer, need, size);
+    // An output must not share a slab with the inputs of its kernel (read-only and writable
+    // bindings of one buffer conflict), so launch() names them here.
+    const av = avoid?.length ? new Set(avoid.map((h) => (h as GpuBuf).buffer)) : undefined;
+    const h = new GpuBuf(this.mem.alloc(need, av), need);
+    if (this.mem.bytesInUse > this.peak) this.peak = this.mem.bytesInUse;
+    return h;
   }
 
   free(h: BufferHandle): void {
     const b = h as GpuBuf;
     if (b.freed) return;
     b.freed = true;
-    this.inUse -= b.size;
-    this.count--;
     if (this.closed) return;
-    if (this.pool.bytes + b.size <= this.poolLimit) this.pool.put(b.size, b.buffer);
-    else this.toDestroy.push(b.buffer); // destroyed after the batch that may still use it is submitted
+    this.mem.free(b.chunk);
+    if (this.mem.bytesPooled > this.poolLimit) {
+      // Destroyed after the batch that may still use them is submitted.
+      const dropped = this.mem.trim(() => this.mem.bytesPooled > this.poolLimit / 2);
+      if (dropped.length) this.toDestroy.push(...dropped);
+    }
   }
 
   write(h: BufferHandle, src: ArrayBufferView, byteOffset = 0): void {
@@ -158,12 +177,12 @@ export class WebGPUBackend implements Backend {
       this.upstage.set(bytes, off);
       this.upused = off + Math.ceil(n / 16) * 16;
       this.endPass();
-      this.enc().copyBufferToBuffer(this.upbuf, off, b.buffer, byteOffset, n);
+      this.enc().copyBufferToBuffer(this.upbuf, off, b.buffer, b.offset + byteOffset, Math.ceil(n / 4) * 4);
       this.bump();
     } else {
       // Large uploads go straight to the queue, after whatever was recorded before them.
       this.flush();
-      this.device.queue.writeBuffer(b.buffer, byteOffset, bytes);
+      this.device.queue.writeBuffer(b.buffer, b.offset + byteOffset, bytes);
     }
   }
 
@@ -179,7 +198,7 @@ export class WebGPUBackend implements Backend {
     const cls = sizeClass(size);
     const staging = this.readPool.take(cls) ?? this.device.createBuffer({ size: cls, usage: USAGE.MAP_READ | USAGE.COPY_DST });
     this.endPass();
-    this.enc().copyBufferToBuffer(b.buffer, 0, staging, 0, size);
+    this.enc().copyBufferToBuffer(b.buffer, b.offset, staging, 0, size);
     this.flush();
     try {
       await staging.mapAsync(MAP_READ, 0, size);
@@ -202,62 +221,104 @@ export class WebGPUBackend implements Backend {
     for (const g of grid) {
       if (g > this.maxGroups) throw new BackendError(`${k.name}: needs ${g} workgroups in one dimension, the device allows ${this.maxGroups}`);
     }
+    const ins = inputs as GpuBuf[];
+    const outs = outputs as GpuBuf[];
+    // A written tensor whose slab is also read in this dispatch (in-place ops on tensors that
+    // happen to share a slab): compute into a fresh chunk elsewhere and copy it back.
+    for (let j = 0; j < outs.length; j++) {
+      const o = outs[j]!;
+      if (!ins.some((x) => x.buffer === o.buffer)) continue;
+      const tmp = this.alloc(o.bytes, k.name, [...ins, ...outs]) as GpuBuf;
+      this.endPass();
+      if (k.readsOutputs) this.enc().copyBufferToBuffer(o.buffer, o.offset, tmp.buffer, tmp.offset, o.bytes);
+      const swapped = outs.slice();
+      swapped[j] = tmp;
+      this.run(k, inputs, swapped, p);
+      this.endPass();
+      this.enc().copyBufferToBuffer(tmp.buffer, tmp.offset, o.buffer, o.offset, o.bytes);
+      this.free(tmp);
+      return;
+    }
     const key = `${k.name}|${k.key(p)}`;
     let pe = this.pipelines.get(key);
-    if (!pe) pe = this.compile(k.name, key, k.wgsl(p), inputs.length, outputs.length);
+    if (!pe) pe = this.compile(k.name, key, k.wgsl(p), ins.length, outs.length);
     if (this.uused + this.slot > this.ustage.byteLength) this.flush();
     const off = this.uused;
     this.uused += this.slot;
     k.uniforms(p, this.uwriter.at(off));
-    let bkey = pe.layoutKey;
-    for (const h of inputs) bkey += ',' + this.bufId((h as GpuBuf).buffer);
-    bkey += '|';
-    for (const h of outputs) {
-      const ob = (h as GpuBuf).buffer;
-      for (const x of inputs) if ((x as GpuBuf).buffer === ob) throw new BackendError(`${k.name}: an output aliases an input (internal error)`);
-      bkey += this.bufId(ob) + ',';
-    }
-    let bg = this.bindCache.get(bkey);
-    if (!bg) {
-      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.ubuf, offset: 0, size: UNIFORM_BYTES } }];
-      let i = 1;
-      for (const h of inputs) entries.push({ binding: i++, resource: { buffer: (h as GpuBuf).buffer } });
-      for (const h of outputs) entries.push({ binding: i++, resource: { buffer: (h as GpuBuf).buffer } });
-      bg = this.device.createBindGroup({ layout: pe.layout, entries });
-      if (this.bindCache.size >= BIND_CACHE_MAX) this.bindCache.clear();
-      this.bindCache.set(bkey, bg);
-    }
+    const lay = pe.layout;
+    const bg = lay.dynamic ? this.slabBindGroup(lay, ins, outs) : this.fixedBindGroup(lay, ins, outs);
     const pass = this.computePass();
     if (this.lastPipeline !== pe.pipeline) {
       pass.setPipeline(pe.pipeline);
       this.lastPipeline = pe.pipeline;
     }
-    this.dynOffset[0] = off;
-    pass.setBindGroup(0, bg, this.dynOffset, 0, 1);
+    const o = this.offsets;
+    o[0] = off;
+    let n = 1;
+    if (lay.dynamic) {
+      for (const h of ins) o[n++] = h.offset;
+      for (const h of outs) o[n++] = h.offset;
+    }
+    pass.setBindGroup(0, bg, o, 0, n);
     pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
     this.st.dispatches++;
     this.bump();
   }
 
-  private bufId(b: GPUBuffer): number {
-    let id = this.bufIds.get(b);
-    if (id === undefined) this.bufIds.set(b, (id = this.nextBufId++));
+  private slabId(b: GPUBuffer): number {
+    let id = this.slabIds.get(b);
+    if (id === undefined) this.slabIds.set(b, (id = this.nextSlabId++));
     return id;
   }
 
-  /** Binding 0: the uniform block at a dynamic offset; then read-only inputs, then outputs. */
-  private layoutFor(nIn: number, nOut: number): { key: string; group: GPUBindGroupLayout; pipeline: GPUPipelineLayout } {
-    const key = `${nIn}:${nOut}`;
+  /** Bind group over whole slab windows (one chunk wide); chunks are picked by dynamic offsets. */
+  private slabBindGroup(lay: Layout, ins: GpuBuf[], outs: GpuBuf[]): GPUBindGroup {
+    let key = lay.key;
+    for (const h of ins) key += ',' + this.slabId(h.buffer);
+    for (const h of outs) key += ',' + this.slabId(h.buffer);
+    let bg = this.bindCache.get(key);
+    if (!bg) {
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.ubuf, offset: 0, size: UNIFORM_BYTES } }];
+      let i = 1;
+      for (const h of [...ins, ...outs]) entries.push({ binding: i++, resource: { buffer: h.buffer, offset: 0, size: h.size } });
+      bg = this.device.createBindGroup({ layout: lay.group, entries });
+      if (this.bindCache.size >= BIND_CACHE_MAX) this.bindCache.clear();
+      this.bindCache.set(key, bg);
+    }
+    return bg;
+  }
+
+  /** Bind group over each tensor's own range (kernels with more bindings than dynamic offsets allow). */
+  private fixedBindGroup(lay: Layout, ins: GpuBuf[], outs: GpuBuf[]): GPUBindGroup {
+    let key = lay.key;
+    for (const h of [...ins, ...outs]) key += `,${this.slabId(h.buffer)}@${h.offset}`;
+    let bg = this.bindCache.get(key);
+    if (!bg) {
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.ubuf, offset: 0, size: UNIFORM_BYTES } }];
+      let i = 1;
+      for (const h of [...ins, ...outs]) entries.push({ binding: i++, resource: { buffer: h.buffer, offset: h.offset, size: h.size } });
+      bg = this.device.createBindGroup({ layout: lay.group, entries });
+      if (this.bindCache.size >= BIND_CACHE_MAX) this.bindCache.clear();
+      this.bindCache.set(key, bg);
+    }
+    return bg;
+  }
+
+  /** Binding 0: the uniform block; then read-only inputs, then outputs — all at dynamic offsets. */
+  private layoutFor(nIn: number, nOut: number): Layout {
+    const dynamic = nIn + nOut <= this.maxDynamicStorage;
+    const key = `${nIn}:${nOut}${dynamic ? 'd' : 'f'}`;
     let l = this.layouts.get(key);
     if (!l) {
       const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: COMPUTE_STAGE, buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: UNIFORM_BYTES } }];
-      for (let i = 0; i < nIn; i++) entries.push({ binding: 1 + i, visibility: COMPUTE_STAGE, buffer: { type: 'read-only-storage' } });
-      for (let i = 0; i < nOut; i++) entries.push({ binding: 1 + nIn + i, visibility: COMPUTE_STAGE, buffer: { type: 'storage' } });
+      for (let i = 0; i < nIn; i++) entries.push({ binding: 1 + i, visibility: COMPUTE_STAGE, buffer: { type: 'read-only-storage', hasDynamicOffset: dynamic } });
+      for (let i = 0; i < nOut; i++) entries.push({ binding: 1 + nIn + i, visibility: COMPUTE_STAGE, buffer: { type: 'storage', hasDynamicOffset: dynamic } });
       const group = this.device.createBindGroupLayout({ entries });
-      l = { group, pipeline: this.device.createPipelineLayout({ bindGroupLayouts: [group] }) };
+      l = { key, group, pipeline: this.device.createPipelineLayout({ bindGroupLayouts: [group] }), dynamic };
       this.layouts.set(key, l);
     }
-    return { key, ...l };
+    return l;
   }
 
   private compile(name: string, key: string, code: string, nIn: number, nOut: number): PipelineEntry {
@@ -273,7 +334,7 @@ export class WebGPUBackend implements Backend {
       },
       () => {},
     );
-    const pe = { pipeline, layout: layout.group, layoutKey: layout.key };
+    const pe = { pipeline, layout };
     this.pipelines.set(key, pe);
     this.st.pipelines++;
     return pe;
@@ -328,7 +389,7 @@ export class WebGPUBackend implements Backend {
   }
 
   memory(): MemoryInfo {
-    return { bytesInUse: this.inUse, bytesPooled: this.pool.bytes, peakBytesInUse: this.peak, buffers: this.count };
+    return { bytesInUse: this.mem.bytesInUse, bytesPooled: this.mem.bytesPooled, peakBytesInUse: this.peak, buffers: this.mem.count };
   }
 
   stats(): EngineStats {
@@ -338,7 +399,7 @@ export class WebGPUBackend implements Backend {
   emptyCache(): void {
     this.flush();
     this.bindCache.clear();
-    for (const b of this.pool.drain()) b.destroy();
+    for (const b of this.mem.trim()) b.destroy();
     for (const b of this.readPool.drain()) b.destroy();
   }
 
@@ -348,7 +409,7 @@ export class WebGPUBackend implements Backend {
       this.flush();
     } finally {
       this.closed = true;
-      this.pool.drain();
+      this.mem.drain();
       this.readPool.drain();
       this.device.destroy();
       this.gpu = null;
@@ -387,7 +448,7 @@ function apiName(): string {
 
 /** Limits asked of the adapter at their real values (the defaults are far too small for training). */
 const WANTED_LIMITS = [
-  'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize',
+  'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize', 'maxDynamicStorageBuffersPerPipelineLayout',
   'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY',
   'maxComputeWorkgroupSizeZ', 'maxComputeWorkgroupsPerDimension', 'maxStorageBuffersPerShaderStage',
 ] as const;
@@ -416,7 +477,7 @@ export async function createWebGPUBackend(opts: WebGPUOptions & { flags?: string
   const api = apiName();
   const name = (ai.device || ai.description || ai.vendor || 'unknown').replace(/-+$/, '');
   const limits: Record<string, number> = {};
-  for (const k of [...WANTED_LIMITS, 'minUniformBufferOffsetAlignment'] as const) limits[k] = (device.limits as unknown as Record<string, number>)[k]!;
+  for (const k of [...WANTED_LIMITS, 'minUniformBufferOffsetAlignment', 'minStorageBufferOffsetAlignment'] as const) limits[k] = (device.limits as unknown as Record<string, number>)[k]!;
   const info: BackendInfo = {
     backend: 'webgpu',
     api,
