@@ -28,7 +28,7 @@ describe('init', () => {
     expect(info.summary).toMatch(/^webgpu · (vulkan|metal|d3d12|browser) · \S+/);
     expect(info.limits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(128 * 2 ** 20);
     expect(g.backendInfo()).toEqual(info);
-    expect(() => g.init({ backend: 'tpu' as never })).rejects.toThrow(/backend must be/);
+    await expect(g.init({ backend: 'tpu' as never })).rejects.toThrow(/backend must be/);
   });
 
   it('shutdown makes old tensors refuse use, and init starts afresh', async () => {
@@ -37,6 +37,21 @@ describe('init', () => {
     expect(() => t.add(1)).toThrow(/shutdown/);
     await g.init({ backend: 'webgpu' });
     expect(Array.from(await g.ones([2]).data())).toEqual([1, 1]);
+  });
+
+  it('survives repeated shutdown and init with garbage collection in between', async () => {
+    const v8 = await import('node:v8');
+    const vm = await import('node:vm');
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    for (let i = 0; i < 10; i++) {
+      await g.init({ backend: 'webgpu' });
+      expect(await g.ones([3]).sum().item()).toBe(3);
+      g.shutdown();
+      gc();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await g.init({ backend: 'webgpu' });
   });
 
   it('falls back to cpu with a one-line notice when Dawn cannot load', () => {

@@ -89,11 +89,7 @@ export class WebGPUBackend implements Backend {
   private readonly maxGroups: number;
   private readonly maxDynamicStorage: number;
 
-  /**
-   * `gpu` is held on purpose: Dawn's instance lives only as long as the object create() returned,
-   * and a collected instance takes the device down with it (a crash in ProcessEvents).
-   */
-  constructor(private gpu: GPU | null, readonly device: GPUDevice, readonly info: BackendInfo, opts: WebGPUOptions = {}) {
+  constructor(readonly device: GPUDevice, readonly info: BackendInfo, opts: WebGPUOptions = {}) {
     this.maxBatch = opts.maxBatch ?? 1024;
     this.poolLimit = opts.poolLimitBytes ?? 8 * 2 ** 30;
     this.slot = Math.max(UNIFORM_BYTES, device.limits.minUniformBufferOffsetAlignment);
@@ -412,7 +408,6 @@ export class WebGPUBackend implements Backend {
       this.mem.drain();
       this.readPool.drain();
       this.device.destroy();
-      this.gpu = null;
     }
   }
 }
@@ -424,14 +419,21 @@ function dumpShader(name: string, n: number, code: string): void {
   void import('node:fs').then((fs) => fs.writeFileSync(`${dumpDir}/${String(n).padStart(3, '0')}-${name}.wgsl`, code));
 }
 
+// One Dawn instance per process, never released: a collected instance crashes Dawn's event
+// pump (ProcessEvents on freed state) while any promise of a device it made is still pending,
+// such as device.lost after shutdown() destroyed the device.
+let dawn: GPU | null = null;
+
 /** GPU, from the browser or from Dawn; null when neither can be had. `notice` says why. */
 async function getGPU(flags: string[]): Promise<{ gpu: GPU | null; notice?: string }> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return { gpu: nav.gpu };
   if (typeof process === 'undefined' || !process.versions?.node) return { gpu: null, notice: 'no navigator.gpu in this environment' };
+  if (dawn) return { gpu: dawn };
   try {
     const mod = (await import('webgpu')) as { create(flags: string[]): GPU };
-    return { gpu: mod.create(flags) };
+    dawn = mod.create(flags);
+    return { gpu: dawn };
   } catch (e) {
     return { gpu: null, notice: `the webgpu package (Dawn) could not load: ${(e as Error).message.split('\n')[0]}` };
   }
@@ -488,5 +490,5 @@ export async function createWebGPUBackend(opts: WebGPUOptions & { flags?: string
     limits,
     features: [...device.features].sort(),
   };
-  return { backend: new WebGPUBackend(gpu, device, info, opts) };
+  return { backend: new WebGPUBackend(device, info, opts) };
 }
