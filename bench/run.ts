@@ -31,6 +31,6 @@ for (const r of rows) console.log(`${r.name.padEnd(w)}  ${r.value.toFixed(r.valu
 const out = arg('out');
 if (out) {
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify({ suite, started, backend: info, memory: g.memory(), stats: g.stats(), rows }, null, 2));
+  writeFileSync(out, JSON.stringify({ suite, started, commit: arg('commit') ?? null, command: process.argv.slice(1).join(' '), backend: info, memory: g.memory(), stats: g.stats(), rows }, null, 2));
   console.log(`wrote ${out}`);
 }

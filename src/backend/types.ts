@@ -118,6 +118,8 @@ export interface Backend {
   /** Resolves when all submitted work has finished. */
   sync(): Promise<void>;
   memory(): MemoryInfo;
+  /** memory().bytesInUse without building the object (checked after every allocation). */
+  readonly bytesInUse: number;
   stats(): EngineStats;
   /** Returns pooled memory to the device. */
   emptyCache(): void;

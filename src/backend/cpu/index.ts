@@ -90,6 +90,7 @@ export class CpuBackend implements Backend {
   memory(): MemoryInfo {
     return { bytesInUse: this.inUse, bytesPooled: 0, peakBytesInUse: this.peak, buffers: this.count };
   }
+  get bytesInUse(): number { return this.inUse; }
   stats(): EngineStats { return { ...this.st }; }
   emptyCache(): void {}
   shutdown(): void { this.closed = true; }

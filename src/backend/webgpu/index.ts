@@ -388,6 +388,10 @@ export class WebGPUBackend implements Backend {
     return { bytesInUse: this.mem.bytesInUse, bytesPooled: this.mem.bytesPooled, peakBytesInUse: this.peak, buffers: this.mem.count };
   }
 
+  get bytesInUse(): number {
+    return this.mem.bytesInUse;
+  }
+
   stats(): EngineStats {
     return { ...this.st };
   }
