@@ -41,6 +41,17 @@ describe('webgpu backend', () => {
     await g.sync();
   });
 
+  it('keeps persistent tensors (parameters, optimizer state) apart from transient ones', async () => {
+    await initBackend('webgpu');
+    const w = g.tensor([1, 2, 3, 4]).persist_();
+    const gr = g.tensor([10, 20, 30, 40]);
+    expect(slabOf(w)).not.toBe(slabOf(gr));
+    expect(Array.from(await w.data())).toEqual([1, 2, 3, 4]);
+    const view = w.reshape([2, 2]); // views follow the move
+    addInPlace(w, gr);
+    expect(Array.from(await view.data())).toEqual([11, 22, 33, 44]);
+  });
+
   it('asks the adapter for its real limits', async () => {
     const info = await g.init({ backend: 'webgpu' });
     expect(info.limits.maxStorageBufferBindingSize).toBeGreaterThan(2 ** 27 - 1); // above WebGPU's 128 MiB default or equal on lavapipe

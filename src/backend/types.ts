@@ -107,6 +107,12 @@ export interface Backend {
    * the buffers the new one will be used with as kernel inputs (the GPU keeps them apart).
    */
   alloc(bytes: number, op: string, avoid?: readonly BufferHandle[]): BufferHandle;
+  /**
+   * Moves an allocation to memory kept apart from transient tensors (parameters, optimizer
+   * state), so in-place updates that read gradients never meet them in one buffer. Returns the
+   * new handle (the old one is freed) or the same one where nothing needs to move.
+   */
+  persist(h: BufferHandle): BufferHandle;
   free(h: BufferHandle): void;
   write(h: BufferHandle, src: ArrayBufferView, byteOffset?: number): void;
   read(h: BufferHandle, bytes: number): Promise<ArrayBuffer>;

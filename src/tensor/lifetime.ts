@@ -8,7 +8,11 @@ import { GrillyError, StateError } from '../errors.js';
 
 export class Storage {
   refs = 1;
-  constructor(readonly backend: Backend, readonly handle: BufferHandle) {}
+  constructor(readonly backend: Backend, public handle: BufferHandle) {}
+  /** Moves the data to long-lived memory (parameters, optimizer state); views follow. */
+  persist(): void {
+    this.handle = this.backend.persist(this.handle);
+  }
   retain(): this {
     this.refs++;
     return this;

@@ -105,6 +105,12 @@ export class Tensor {
     return new Tensor(this.storage('view').retain(), shape, this.dtype, false);
   }
 
+  /** @internal Moves the data to long-lived memory (parameters, optimizer state). */
+  persist_(): this {
+    this.storage('persist').persist();
+    return this;
+  }
+
   /** Copies the values to the host. */
   async data(): Promise<Float32Array | Int32Array> {
     const s = this.storage('data');

@@ -50,6 +50,10 @@ export class CpuBackend implements Backend {
     return b;
   }
 
+  persist(h: BufferHandle): BufferHandle {
+    return h;
+  }
+
   free(h: BufferHandle): void {
     const b = h as CpuBuffer;
     if (b.freed) return;

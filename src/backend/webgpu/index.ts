@@ -16,7 +16,7 @@ const COMPUTE_STAGE = 0x4;
 /** A tensor's memory: one chunk of a slab. Kernels see it through a dynamic offset. */
 class GpuBuf implements BufferHandle {
   freed = false;
-  constructor(readonly chunk: Chunk<GPUBuffer>, readonly bytes: number) {}
+  constructor(readonly chunk: Chunk<GPUBuffer>, readonly bytes: number, readonly persistent = false) {}
   get buffer(): GPUBuffer {
     return this.chunk.slab.buffer;
   }
@@ -78,6 +78,8 @@ export class WebGPUBackend implements Backend {
   private lastPipeline: GPUComputePipeline | null = null;
   private readonly offsets = new Uint32Array(16);
   private readonly mem: SlabAllocator<GPUBuffer>;
+  /** Slabs for parameters and optimizer state, apart from transient tensors. */
+  private readonly memPersistent: SlabAllocator<GPUBuffer>;
   private readonly readPool = new BufferPool<GPUBuffer>();
   private toDestroy: GPUBuffer[] = [];
   private peak = 0;
@@ -104,10 +106,9 @@ export class WebGPUBackend implements Backend {
     this.maxDynamicStorage = device.limits.maxDynamicStorageBuffersPerPipelineLayout;
     const align = device.limits.minStorageBufferOffsetAlignment;
     if (align > 256) throw new BackendError(`webgpu: minStorageBufferOffsetAlignment ${align} is larger than grilly's smallest size class (256)`);
-    this.mem = new SlabAllocator<GPUBuffer>(
-      (size) => device.createBuffer({ size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST }),
-      Math.min(this.maxBinding, this.maxBuffer),
-    );
+    const makeSlab = (size: number) => device.createBuffer({ size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST });
+    this.mem = new SlabAllocator<GPUBuffer>(makeSlab, Math.min(this.maxBinding, this.maxBuffer));
+    this.memPersistent = new SlabAllocator<GPUBuffer>(makeSlab, Math.min(this.maxBinding, this.maxBuffer));
     device.addEventListener('uncapturederror', (ev: Event) => {
       const e = (ev as GPUUncapturedErrorEvent).error;
       this.deferred ??= e?.message ?? String(e);
@@ -143,8 +144,20 @@ export class WebGPUBackend implements Backend {
     // bindings of one buffer conflict), so launch() names them here.
     const av = avoid?.length ? new Set(avoid.map((h) => (h as GpuBuf).buffer)) : undefined;
     const h = new GpuBuf(this.mem.alloc(need, av), need);
-    if (this.mem.bytesInUse > this.peak) this.peak = this.mem.bytesInUse;
+    if (this.bytesInUse > this.peak) this.peak = this.bytesInUse;
     return h;
+  }
+
+  persist(h: BufferHandle): BufferHandle {
+    this.check();
+    const b = h as GpuBuf;
+    if (b.persistent) return b;
+    const moved = new GpuBuf(this.memPersistent.alloc(b.bytes), b.bytes, true);
+    this.endPass();
+    this.enc().copyBufferToBuffer(b.buffer, b.offset, moved.buffer, moved.offset, b.bytes);
+    this.bump();
+    this.free(b);
+    return moved;
   }
 
   free(h: BufferHandle): void {
@@ -152,6 +165,10 @@ export class WebGPUBackend implements Backend {
     if (b.freed) return;
     b.freed = true;
     if (this.closed) return;
+    if (b.persistent) {
+      this.memPersistent.free(b.chunk);
+      return;
+    }
     this.mem.free(b.chunk);
     if (this.mem.bytesPooled > this.poolLimit) {
       // Destroyed after the batch that may still use them is submitted.
@@ -385,11 +402,12 @@ export class WebGPUBackend implements Backend {
   }
 
   memory(): MemoryInfo {
-    return { bytesInUse: this.mem.bytesInUse, bytesPooled: this.mem.bytesPooled, peakBytesInUse: this.peak, buffers: this.mem.count };
+    const m = this.mem, p = this.memPersistent;
+    return { bytesInUse: m.bytesInUse + p.bytesInUse, bytesPooled: m.bytesPooled + p.bytesPooled, peakBytesInUse: this.peak, buffers: m.count + p.count };
   }
 
   get bytesInUse(): number {
-    return this.mem.bytesInUse;
+    return this.mem.bytesInUse + this.memPersistent.bytesInUse;
   }
 
   stats(): EngineStats {
@@ -399,7 +417,7 @@ export class WebGPUBackend implements Backend {
   emptyCache(): void {
     this.flush();
     this.bindCache.clear();
-    for (const b of this.mem.trim()) b.destroy();
+    for (const b of [...this.mem.trim(), ...this.memPersistent.trim()]) b.destroy();
     for (const b of this.readPool.drain()) b.destroy();
   }
 
@@ -410,6 +428,7 @@ export class WebGPUBackend implements Backend {
     } finally {
       this.closed = true;
       this.mem.drain();
+      this.memPersistent.drain();
       this.readPool.drain();
       this.device.destroy();
     }
