@@ -6,11 +6,19 @@ import { withGradMode } from '../runtime.js';
 import { tidy, untracked } from '../tensor/lifetime.js';
 import { Tensor } from '../tensor/tensor.js';
 import { add, addInPlace, copy, filled } from '../ops/elementwise.js';
-import type { GradFn } from './node.js';
+import { inputSinks, type Edge, type GradFn } from './node.js';
 
 export interface BackwardOptions {
   /** Keep what the graph saved so backward can run through it again. */
   retainGraph?: boolean;
+}
+
+interface RunOptions extends BackwardOptions {
+  /**
+   * Tensors whose gradient is returned instead of being passed on: backward stops there (their
+   * producers do not run; a leaf's .grad is left alone).
+   */
+  capture?: readonly Tensor[];
 }
 
 /** a + b, reusing a's memory when a is the only owner of it. Consumes both. */
@@ -26,7 +34,8 @@ function accumulate(a: Tensor, b: Tensor): Tensor {
   return s;
 }
 
-function topoOrder(root: GradFn): GradFn[] {
+/** Nodes reachable from root in reverse topological order, not going past `stops`. */
+function topoOrder(root: GradFn, stops: ReadonlyMap<GradFn, unknown>): GradFn[] {
   const seen = new Set<GradFn>();
   const post: GradFn[] = [];
   const stack: [GradFn, number][] = [[root, 0]];
@@ -34,7 +43,7 @@ function topoOrder(root: GradFn): GradFn[] {
   while (stack.length) {
     const top = stack[stack.length - 1]!;
     const [fn, i] = top;
-    if (i < fn.next.length) {
+    if (i < fn.next.length && !stops.has(fn)) {
       top[1]++;
       const e = fn.next[i];
       if (e?.fn && !seen.has(e.fn)) {
@@ -82,30 +91,68 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
   } else if (root.size !== 1) {
     throw new ShapeError(`backward: a gradient can be implied only for a one-element tensor, got ${fmtShape(root.shape)}; pass backward(grad)`);
   }
+  run(root, grad, opts);
+}
+
+/**
+ * Back-propagates from root and returns the gradients that reached each `capture` tensor (null
+ * where none did). Leaves reached on the way accumulate into .grad as usual.
+ */
+export function backwardCapture(root: Tensor, grad: Tensor, capture: readonly Tensor[], opts: BackwardOptions = {}): (Tensor | null)[] {
+  if (!root.requiresGrad) return capture.map(() => null);
+  return run(root, grad, { ...opts, capture });
+}
+
+function run(root: Tensor, grad: Tensor | undefined, opts: RunOptions): (Tensor | null)[] {
+  const capture = opts.capture ?? [];
+  const captured = new Map<Tensor, Tensor>();
+  // Non-leaf captures are recognised by their producing node, leaf captures by identity.
+  const captureNodes = new Map<GradFn, Tensor>();
+  for (const t of capture) if (t.gradFn) captureNodes.set(t.gradFn, t);
+  const captureLeaves = new Set(capture.filter((t) => !t.gradFn));
+  const put = (t: Tensor, g: Tensor) => {
+    const prev = captured.get(t);
+    captured.set(t, prev ? accumulate(prev, g) : g);
+  };
+  const live = (e: Edge | null): boolean => {
+    if (!e) return false;
+    if (e.leaf) return captureLeaves.has(e.leaf) || !inputSinks.has(e.leaf);
+    return true;
+  };
   withGradMode(false, () => {
     const g0 = untracked(() => (grad ? grad.alias() : filled(root.shape, 1, 'float32', 'backward')));
     if (!root.gradFn) {
-      intoLeaf(root, g0);
+      if (captureLeaves.has(root)) put(root, g0);
+      else intoLeaf(root, g0);
       return;
     }
-    const order = topoOrder(root.gradFn);
+    const order = topoOrder(root.gradFn, captureNodes);
     const grads = new Map<GradFn, Tensor>([[root.gradFn, g0]]);
     for (const node of order) {
       const g = grads.get(node);
       grads.delete(node);
-      if (!g) {
+      const cap = captureNodes.get(node);
+      if (cap) {
+        if (g) put(cap, g);
+        continue; // the producer of a captured tensor does not run, and its graph stays intact
+      }
+      const need = node.next.map(live);
+      if (!g || !need.some(Boolean)) {
+        g?.dispose();
         if (!opts.retainGraph) node.release();
         continue;
       }
-      const outs = tidy(() => node.apply(g));
+      const outs = tidy(() => node.apply(g, need));
       node.next.forEach((edge, i) => {
         const gi = outs[i];
         if (!gi) return;
         // A private handle on the result, so results shared between inputs stay independent.
         const own = gi.alias();
-        if (!edge) own.dispose();
-        else if (edge.leaf) intoLeaf(edge.leaf, own);
-        else {
+        if (!edge || !need[i]) own.dispose();
+        else if (edge.leaf) {
+          if (captureLeaves.has(edge.leaf)) put(edge.leaf, own);
+          else intoLeaf(edge.leaf, own);
+        } else {
           const prev = grads.get(edge.fn);
           grads.set(edge.fn, prev ? accumulate(prev, own) : own);
         }
@@ -116,4 +163,5 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
     }
     for (const g of grads.values()) g.dispose();
   });
+  return capture.map((t) => captured.get(t) ?? null);
 }

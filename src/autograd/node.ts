@@ -6,8 +6,11 @@ import type { Tensor } from '../tensor/tensor.js';
 /** Where a gradient goes: into another node, or into a leaf's .grad. */
 export type Edge = { fn: GradFn; leaf?: undefined } | { fn?: undefined; leaf: Tensor };
 
-/** Gets the output gradient and the saved tensors; returns one gradient (or null) per input. */
-export type BackwardFn = (grad: Tensor, saved: readonly Tensor[]) => (Tensor | null)[];
+/**
+ * Gets the output gradient, the saved tensors and which inputs need a gradient this time (like
+ * PyTorch's needs_input_grad); returns one gradient (or null) per input.
+ */
+export type BackwardFn = (grad: Tensor, saved: readonly Tensor[], need: readonly boolean[]) => (Tensor | null)[];
 
 export class GradFn {
   readonly next: (Edge | null)[];
@@ -25,11 +28,11 @@ export class GradFn {
     return this.fn === null;
   }
 
-  apply(grad: Tensor): (Tensor | null)[] {
+  apply(grad: Tensor, need: readonly boolean[]): (Tensor | null)[] {
     if (!this.fn) {
       throw new StateError(`backward: trying to go through the graph a second time (node ${this.name}); pass { retainGraph: true } to the first backward()`);
     }
-    return this.fn(grad, this.saved);
+    return this.fn(grad, this.saved, need);
   }
 
   /** Frees what the node saved; the node cannot run again. */
@@ -45,6 +48,12 @@ function edgeOf(t: Tensor): Edge | null {
   if (t.requiresGrad) return { leaf: t };
   return null;
 }
+
+/**
+ * Leaves that stand for a module's input only so that module.backward() can return the input's
+ * gradient: an ordinary backward() leaves them out, so no op computes a gradient for them.
+ */
+export const inputSinks = new WeakSet<Tensor>();
 
 /** True when an op on these inputs must be recorded. */
 export function needsGrad(...inputs: readonly (Tensor | null | undefined)[]): boolean {

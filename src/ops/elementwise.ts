@@ -377,15 +377,15 @@ function binary(d: MapDef, grad: Grad2 | null, save: { a?: boolean; b?: boolean;
       if (save.b && tb) slot.b = saved.push(tb) - 1;
       if (save.out) slot.out = saved.push(out) - 1;
       const sa = typeof a === 'number' ? a : null;
-      const need = [!!ta?.requiresGrad, !!tb?.requiresGrad] as const;
       const sb = typeof b === 'number' ? b : null;
-      attach(out, d.name, inputs, (g, s) => {
+      attach(out, d.name, inputs, (g, s, needIn) => {
+        const need = [ta ? needIn[0]! : false, tb ? needIn[ta ? 1 : 0]! : false] as const;
         const av: Operand = sa ?? (slot.a >= 0 ? s[slot.a]! : g);
         const bv: Operand = sb ?? (slot.b >= 0 ? s[slot.b]! : g);
         const [ga, gb] = grad(g, av, bv, slot.out >= 0 ? s[slot.out]! : g, need);
         const res: (Tensor | null)[] = [];
-        if (ta) res.push(ga && aShape ? sumTo(ga, aShape) : null);
-        if (tb) res.push(gb && bShape ? sumTo(gb, bShape) : null);
+        if (ta) res.push(ga && aShape && need[0] ? sumTo(ga, aShape) : null);
+        if (tb) res.push(gb && bShape && need[1] ? sumTo(gb, bShape) : null);
         return res;
       }, saved);
     }
@@ -431,11 +431,11 @@ export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
   if (needsGrad(ta, tb)) {
     const inputs = [ta, tb].filter((t): t is Tensor => t !== null);
     const aShape = ta?.shape, bShape = tb?.shape;
-    attach(out, 'where', inputs, (g, s) => {
+    attach(out, 'where', inputs, (g, s, need) => {
       const c = s[0]!;
       const res: (Tensor | null)[] = [];
-      if (ta && aShape) res.push(sumTo(where(c, g, 0), aShape));
-      if (tb && bShape) res.push(sumTo(where(c, 0, g), bShape));
+      if (ta && aShape) res.push(need[0] ? sumTo(where(c, g, 0), aShape) : null);
+      if (tb && bShape) res.push(need[res.length] ? sumTo(where(c, 0, g), bShape) : null);
       return res;
     }, [cond]);
   }
@@ -454,13 +454,13 @@ export function clamp(x: Tensor, min: Operand | null = null, max: Operand | null
     const inputs = [x, tl, th].filter((t): t is Tensor => t !== null);
     const xs = x.shape, ls = tl?.shape, hs = th?.shape;
     const saved = [x, ...(tl ? [tl] : []), ...(th ? [th] : [])];
-    attach(out, 'clamp', inputs, (g, s) => {
+    attach(out, 'clamp', inputs, (g, s, need) => {
       const sx = s[0]!;
       const lo: Operand = tl ? s[1]! : (min as number);
       const hi: Operand = th ? s[tl ? 2 : 1]! : (max as number);
-      const res: (Tensor | null)[] = [sumTo(mul(g, mul(ge(sx, lo), le(sx, hi))), xs)];
-      if (tl && ls) res.push(sumTo(mul(g, lt(sx, lo)), ls));
-      if (th && hs) res.push(sumTo(mul(g, gt(sx, hi)), hs));
+      const res: (Tensor | null)[] = [need[0] ? sumTo(mul(g, mul(ge(sx, lo), le(sx, hi))), xs) : null];
+      if (tl && ls) res.push(need[1] ? sumTo(mul(g, lt(sx, lo)), ls) : null);
+      if (th && hs) res.push(need[res.length] ? sumTo(mul(g, gt(sx, hi)), hs) : null);
       return res;
     }, saved);
   }
@@ -474,12 +474,12 @@ function maximumKeepGrad(x: Tensor, bound: Operand, which: 'clamp' | 'clampMax')
   const tb = bound instanceof Tensor ? bound : null;
   if (needsGrad(x, tb)) {
     const xs = x.shape, bs = tb?.shape;
-    attach(out, which, tb ? [x, tb] : [x], (g, s) => {
+    attach(out, which, tb ? [x, tb] : [x], (g, s, need) => {
       const sx = s[0]!;
       const b: Operand = tb ? s[1]! : (bound as number);
       const inside = isMin ? ge(sx, b) : le(sx, b);
-      const res: (Tensor | null)[] = [sumTo(mul(g, inside), xs)];
-      if (tb && bs) res.push(sumTo(mul(g, sub(1, inside)), bs));
+      const res: (Tensor | null)[] = [need[0] ? sumTo(mul(g, inside), xs) : null];
+      if (tb && bs) res.push(need[1] ? sumTo(mul(g, sub(1, inside)), bs) : null);
       return res;
     }, tb ? [x, tb] : [x]);
   }

@@ -260,8 +260,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (needsGrad(a, b)) {
     const aShape = a.shape, bShape = b.shape;
     const a2Shape = a2.shape, b2Shape = b2.shape;
-    const needA = a.requiresGrad, needB = b.requiresGrad;
-    attach(out, 'matmul', [a, b], (g, s) => {
+    attach(out, 'matmul', [a, b], (g, s, need) => {
+      const [needA, needB] = need;
       const G = reshape(g, [...batchShape, M, N]);
       const gA = needA ? reshape(sumTo(matmulT(G, reshape(s[1]!, b2Shape), false, true, batchShape), a2Shape), aShape) : null;
       const gB = needB ? reshape(sumTo(matmulT(reshape(s[0]!, a2Shape), G, true, false, batchShape), b2Shape), bShape) : null;

@@ -227,10 +227,10 @@ export function cat(tensors: readonly Tensor[], axis = 0): Tensor {
   }
   if (needsGrad(...tensors)) {
     const sizes = tensors.map((t) => t.shape[a]!);
-    attach(out, 'cat', tensors, (g) => {
+    attach(out, 'cat', tensors, (g, _s, need) => {
       let o = 0;
-      return sizes.map((n) => {
-        const r = slice(g, a, o, o + n);
+      return sizes.map((n, i) => {
+        const r = need[i] ? slice(g, a, o, o + n) : null;
         o += n;
         return r;
       });
