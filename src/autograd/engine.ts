@@ -18,7 +18,7 @@ interface RunOptions extends BackwardOptions {
    * Tensors whose gradient is returned instead of being passed on: backward stops there (their
    * producers do not run; a leaf's .grad is left alone).
    */
-  capture?: readonly Tensor[];
+  capture?: readonly CaptureTarget[];
 }
 
 /** a + b, reusing a's memory when a is the only owner of it. Consumes both. */
@@ -94,23 +94,31 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
   run(root, grad, opts);
 }
 
+/** A tensor, or the node that produced one (so a module need not keep its input alive). */
+export type CaptureTarget = Tensor | GradFn;
+
 /**
- * Back-propagates from root and returns the gradients that reached each `capture` tensor (null
+ * Back-propagates from root and returns the gradients that reached each `capture` target (null
  * where none did). Leaves reached on the way accumulate into .grad as usual.
  */
-export function backwardCapture(root: Tensor, grad: Tensor, capture: readonly Tensor[], opts: BackwardOptions = {}): (Tensor | null)[] {
+export function backwardCapture(root: Tensor, grad: Tensor, capture: readonly CaptureTarget[], opts: BackwardOptions = {}): (Tensor | null)[] {
   if (!root.requiresGrad) return capture.map(() => null);
   return run(root, grad, { ...opts, capture });
 }
 
 function run(root: Tensor, grad: Tensor | undefined, opts: RunOptions): (Tensor | null)[] {
   const capture = opts.capture ?? [];
-  const captured = new Map<Tensor, Tensor>();
+  const captured = new Map<CaptureTarget, Tensor>();
   // Non-leaf captures are recognised by their producing node, leaf captures by identity.
-  const captureNodes = new Map<GradFn, Tensor>();
-  for (const t of capture) if (t.gradFn) captureNodes.set(t.gradFn, t);
-  const captureLeaves = new Set(capture.filter((t) => !t.gradFn));
-  const put = (t: Tensor, g: Tensor) => {
+  const captureNodes = new Map<GradFn, CaptureTarget>();
+  const captureLeaves = new Set<Tensor>();
+  for (const t of capture) {
+    if (t instanceof Tensor) {
+      if (t.gradFn) captureNodes.set(t.gradFn, t);
+      else captureLeaves.add(t);
+    } else captureNodes.set(t, t);
+  }
+  const put = (t: CaptureTarget, g: Tensor) => {
     const prev = captured.get(t);
     captured.set(t, prev ? accumulate(prev, g) : g);
   };
@@ -143,13 +151,15 @@ function run(root: Tensor, grad: Tensor | undefined, opts: RunOptions): (Tensor 
         continue;
       }
       const outs = tidy(() => node.apply(g, need));
+      // Private handles first, then drop the originals: a result given to two inputs (add's
+      // [g, g]) is then visibly shared, and anything else is owned alone and can be summed into.
+      const owns = node.next.map((edge, i) => (edge && need[i] && outs[i] ? outs[i]!.alias() : null));
+      for (const o of outs) o?.dispose();
+      g.dispose();
       node.next.forEach((edge, i) => {
-        const gi = outs[i];
-        if (!gi) return;
-        // A private handle on the result, so results shared between inputs stay independent.
-        const own = gi.alias();
-        if (!edge || !need[i]) own.dispose();
-        else if (edge.leaf) {
+        const own = owns[i];
+        if (!own || !edge) return;
+        if (edge.leaf) {
           if (captureLeaves.has(edge.leaf)) put(edge.leaf, own);
           else intoLeaf(edge.leaf, own);
         } else {
@@ -157,8 +167,6 @@ function run(root: Tensor, grad: Tensor | undefined, opts: RunOptions): (Tensor 
           grads.set(edge.fn, prev ? accumulate(prev, own) : own);
         }
       });
-      for (const o of outs) o?.dispose();
-      g.dispose();
       if (!opts.retainGraph) node.release();
     }
     for (const g of grads.values()) g.dispose();

@@ -1,3 +1,11 @@
-// grilly/nn: modules, layers, neurons, surrogates and containers (filled by the layers and SNN issues).
+// grilly/nn: modules, layers, losses and initialisers (neurons, surrogates and SNN containers
+// come with the SNN issue).
 import '../tensor/methods.js';
-export {};
+export { Module, Parameter, isParameter, snake } from './module.js';
+export type { LoadReport } from './module.js';
+export { Linear, Sequential, Identity, Flatten, Dropout, ReLU, LeakyReLU, Sigmoid, Tanh } from './layers.js';
+export { BatchNorm1d, BatchNorm2d } from './batchnorm.js';
+export type { BatchNormOptions } from './batchnorm.js';
+export { CrossEntropyLoss, MSELoss, BCEWithLogitsLoss } from './loss.js';
+export type { Reduction, CrossEntropyOptions } from './loss.js';
+export * as init from './init.js';
