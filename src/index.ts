@@ -43,5 +43,7 @@ export { matmul } from './ops/matmul.js';
 export { softmax, logSoftmax } from './ops/softmax.js';
 export { gather, oneHot } from './ops/gather.js';
 export type { BackwardOptions } from './autograd/engine.js';
+export { save, load, CheckpointError, MAX_HEADER_BYTES } from './io/index.js';
+export type { LoadOptions, LoadResult } from './io/index.js';
 export type { DType, BackendInfo, MemoryInfo, EngineStats } from './backend/types.js';
 export { GrillyError, ShapeError, DTypeError, BackendError, StateError, ValueError } from './errors.js';
