@@ -42,6 +42,11 @@ export { reshape, flatten, squeeze, unsqueeze, transpose, permute, expand, slice
 export { matmul } from './ops/matmul.js';
 export { softmax, logSoftmax } from './ops/softmax.js';
 export { gather, oneHot } from './ops/gather.js';
+export { conv2d } from './ops/conv.js';
+export type { Conv2dOptions, IntPair } from './ops/conv.js';
+export { maxPool2d, maxPool2dWithIndices, avgPool2d, adaptiveAvgPool2d } from './ops/pool.js';
+export type { MaxPool2dOptions, AvgPool2dOptions } from './ops/pool.js';
+export { linear } from './ops/linear.js';
 export type { BackwardOptions } from './autograd/engine.js';
 export { save, load, CheckpointError, MAX_HEADER_BYTES } from './io/index.js';
 export type { LoadOptions, LoadResult } from './io/index.js';
