@@ -4,6 +4,8 @@ import '../tensor/methods.js';
 export { Module, Parameter, isParameter, snake } from './module.js';
 export type { LoadReport } from './module.js';
 export { Linear, Sequential, Identity, Flatten, Dropout, ReLU, LeakyReLU, Sigmoid, Tanh } from './layers.js';
+export { Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d } from './conv.js';
+export type { Conv2dLayerOptions } from './conv.js';
 export { BatchNorm1d, BatchNorm2d } from './batchnorm.js';
 export type { BatchNormOptions } from './batchnorm.js';
 export { CrossEntropyLoss, MSELoss, BCEWithLogitsLoss } from './loss.js';

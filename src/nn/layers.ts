@@ -5,9 +5,9 @@ import { currentBackend } from '../runtime.js';
 import { Module, Parameter } from './module.js';
 import { kaimingUniform_, uniform_, fans } from './init.js';
 import { linear } from '../ops/linear.js';
-import { div, gt, mul, relu, sigmoid, tanh, where } from '../ops/elementwise.js';
+import { gt, mul, relu, sigmoid, tanh, where } from '../ops/elementwise.js';
 import { flatten } from '../ops/view.js';
-import { randUniform } from '../ops/random.js';
+import { dropout } from '../functional/dropout.js';
 import { filled } from '../ops/elementwise.js';
 
 function checkSize(v: number, what: string, layer: string): void {
@@ -99,10 +99,7 @@ export class Dropout extends Module {
     if (!(p >= 0 && p <= 1)) throw new ValueError(`Dropout: p must be in [0, 1], got ${p}`);
   }
   forward(x: Tensor): Tensor {
-    if (!this.training || this.p === 0) return x;
-    if (this.p === 1) return mul(x, 0);
-    const keep = gt(randUniform(x.shape, 'Dropout'), this.p);
-    return mul(x, div(keep, 1 - this.p));
+    return dropout(x, this.p, this.training);
   }
   override extraRepr(): string {
     return `p=${this.p}`;

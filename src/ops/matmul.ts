@@ -193,7 +193,7 @@ export const gemmTuning: { rm: 4 | 8 | null; bk: 8 | 16 } = { rm: null, bk: 8 };
 function variant(p: GemmParams): Variant {
   // Big tiles when there are enough of them to fill the device; smaller ones otherwise.
   const tiles128 = Math.ceil(p.M / 128) * Math.ceil(p.N / 128) * p.batch;
-  const rm: 4 | 8 = gemmTuning.rm ?? (tiles128 >= 256 ? 8 : 4);
+  const rm: 4 | 8 = gemmTuning.rm ?? (tiles128 >= 256 && Math.min(p.M, p.N) > 64 ? 8 : 4);
   const bk = gemmTuning.bk;
   const vecA = (p.transA ? p.M : p.K) % 4 === 0 && p.strideA % 4 === 0;
   const vecB = (p.transB ? p.K : p.N) % 4 === 0 && p.strideB % 4 === 0;
