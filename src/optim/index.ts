@@ -9,3 +9,4 @@ export { Adam, AdamW } from './adam.js';
 export type { AdamOptions, AdamGroupOptions } from './adam.js';
 export { LRScheduler, StepLR, CosineAnnealingLR } from './lr_scheduler.js';
 export type { SchedulerStateDict, StepLROptions, CosineAnnealingLROptions } from './lr_scheduler.js';
+export { optimizerStateToTensors, optimizerStateFromTensors } from './checkpoint.js';
