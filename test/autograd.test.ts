@@ -109,3 +109,23 @@ describe.each(BACKENDS)('autograd on %s', (backend) => {
     expect(() => x.mul(2).requiresGrad_(false)).toThrow(/non-leaf/);
   });
 });
+
+describe.each(BACKENDS)('multi-output nodes on %s', (backend) => {
+  useBackend(backend);
+  it('routes each output gradient (or null) to one backward call', async () => {
+    const { attachMulti } = await import('../src/autograd/node.js');
+    const x = g.tensor([1, 2, 3], undefined, { requiresGrad: true });
+    // y0 = 2x, y1 = x², as one recorded op
+    const y0 = g.noGrad(() => x.mul(2));
+    const y1 = g.noGrad(() => x.mul(x));
+    let calls = 0;
+    attachMulti([y0, y1], 'twoOut', [x], (gs, s) => {
+      calls++;
+      const parts = [gs[0] ? gs[0].mul(2) : null, gs[1] ? gs[1].mul(s[0]!).mul(2) : null].filter((t): t is g.Tensor => t !== null);
+      return [parts.length === 2 ? parts[0]!.add(parts[1]!) : parts[0] ?? null];
+    }, [x]);
+    y0.sum().add(y1.mul(10).sum()).backward();
+    expect(calls).toBe(1);
+    expect(Array.from(await x.grad!.data())).toEqual([22, 42, 62]);
+  });
+});

@@ -94,8 +94,8 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
   run(root, grad, opts);
 }
 
-/** A tensor, or the node that produced one (so a module need not keep its input alive). */
-export type CaptureTarget = Tensor | GradFn;
+/** A tensor, or the node output that produced one (so a module need not keep its input alive). */
+export type CaptureTarget = Tensor | { fn: GradFn; index: number };
 
 /**
  * Back-propagates from root and returns the gradients that reached each `capture` target (null
@@ -110,13 +110,13 @@ function run(root: Tensor, grad: Tensor | undefined, opts: RunOptions): (Tensor 
   const capture = opts.capture ?? [];
   const captured = new Map<CaptureTarget, Tensor>();
   // Non-leaf captures are recognised by their producing node, leaf captures by identity.
-  const captureNodes = new Map<GradFn, CaptureTarget>();
+  const captureNodes = new Map<GradFn, { target: CaptureTarget; index: number }>();
   const captureLeaves = new Set<Tensor>();
   for (const t of capture) {
     if (t instanceof Tensor) {
-      if (t.gradFn) captureNodes.set(t.gradFn, t);
+      if (t.gradFn) captureNodes.set(t.gradFn, { target: t, index: t.gradIndex });
       else captureLeaves.add(t);
-    } else captureNodes.set(t, t);
+    } else captureNodes.set(t.fn, { target: t, index: t.index });
   }
   const put = (t: CaptureTarget, g: Tensor) => {
     const prev = captured.get(t);
@@ -135,41 +135,49 @@ function run(root: Tensor, grad: Tensor | undefined, opts: RunOptions): (Tensor 
       return;
     }
     const order = topoOrder(root.gradFn, captureNodes);
-    const grads = new Map<GradFn, Tensor>([[root.gradFn, g0]]);
+    // Per node, the gradient arriving at each of its outputs.
+    const grads = new Map<GradFn, (Tensor | null)[]>();
+    const add = (fn: GradFn, index: number, g: Tensor) => {
+      let slot = grads.get(fn);
+      if (!slot) grads.set(fn, (slot = new Array<Tensor | null>(fn.outputs).fill(null)));
+      const prev = slot[index];
+      slot[index] = prev ? accumulate(prev, g) : g;
+    };
+    add(root.gradFn, root.gradIndex, g0);
     for (const node of order) {
-      const g = grads.get(node);
+      const gs = grads.get(node);
       grads.delete(node);
       const cap = captureNodes.get(node);
       if (cap) {
-        if (g) put(cap, g);
+        gs?.forEach((g, i) => {
+          if (g && i === cap.index) put(cap.target, g);
+          else g?.dispose();
+        });
         continue; // the producer of a captured tensor does not run, and its graph stays intact
       }
       const need = node.next.map(live);
-      if (!g || !need.some(Boolean)) {
-        g?.dispose();
+      if (!gs || !gs.some(Boolean) || !need.some(Boolean)) {
+        gs?.forEach((g) => g?.dispose());
         if (!opts.retainGraph) node.release();
         continue;
       }
-      const outs = tidy(() => node.apply(g, need));
+      const outs = tidy(() => node.apply(gs, need));
       // Private handles first, then drop the originals: a result given to two inputs (add's
       // [g, g]) is then visibly shared, and anything else is owned alone and can be summed into.
       const owns = node.next.map((edge, i) => (edge && need[i] && outs[i] ? outs[i]!.alias() : null));
       for (const o of outs) o?.dispose();
-      g.dispose();
+      gs.forEach((g) => g?.dispose());
       node.next.forEach((edge, i) => {
         const own = owns[i];
         if (!own || !edge) return;
         if (edge.leaf) {
           if (captureLeaves.has(edge.leaf)) put(edge.leaf, own);
           else intoLeaf(edge.leaf, own);
-        } else {
-          const prev = grads.get(edge.fn);
-          grads.set(edge.fn, prev ? accumulate(prev, own) : own);
-        }
+        } else add(edge.fn, edge.index, own);
       });
       if (!opts.retainGraph) node.release();
     }
-    for (const g of grads.values()) g.dispose();
+    for (const gs of grads.values()) gs.forEach((g) => g?.dispose());
   });
   return capture.map((t) => captured.get(t) ?? null);
 }

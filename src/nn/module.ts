@@ -37,8 +37,8 @@ export interface LoadReport {
 
 interface LastCall {
   output: WeakRef<Tensor>;
-  /** The input as a leaf (data fed to the module) or the node that produced it. */
-  input: Tensor | GradFn | null;
+  /** The input as a leaf (data fed to the module) or the node output that produced it. */
+  input: Tensor | { fn: GradFn; index: number } | null;
 }
 
 export abstract class Module {
@@ -76,7 +76,7 @@ export abstract class Module {
     // A module that hands its input back unchanged (Identity, Dropout in eval) returns the caller's tensor.
     if (out === x && x !== args0) out = args0;
     if (grad && out instanceof Tensor && out.requiresGrad) {
-      const input = x instanceof Tensor ? (x.gradFn ?? x) : null;
+      const input = x instanceof Tensor ? (x.gradFn ? { fn: x.gradFn, index: x.gradIndex } : x) : null;
       this._last = { output: new WeakRef(out), input };
     } else this._last = null;
     return out;

@@ -17,6 +17,8 @@ export class Tensor {
   requiresGrad: boolean;
   /** @internal The node that made this tensor (null for leaves and for tensors made without grad). */
   gradFn: GradFn | null = null;
+  /** @internal Which output of gradFn this tensor is. */
+  gradIndex = 0;
   /** @internal */
   _kept = false;
   private _storage: Storage | null;
