@@ -22,10 +22,13 @@ export { engineStats as stats } from './runtime.js';
 export function emptyCache(): void {
   rt.currentBackend('emptyCache').emptyCache();
 }
-/** Resolves when all work submitted so far has finished on the device. */
-export function sync(): Promise<void> {
-  return rt.currentBackend('sync').sync();
+/** Resolves when all work submitted so far has finished on the device (and deferred checks passed). */
+export async function sync(): Promise<void> {
+  await rt.currentBackend('sync').sync();
+  await rt.runDeferredChecks();
 }
+export { setDebug } from './snn/debug.js';
+export type { DebugOptions } from './snn/debug.js';
 
 export { tidy, keep } from './tensor/lifetime.js';
 export { Tensor } from './tensor/tensor.js';
@@ -35,7 +38,7 @@ export {
 export type { TensorOptions, TensorData, NestedArray } from './tensor/create.js';
 export {
   add, sub, mul, div, neg, pow, exp, log, sqrt, abs, sign, clamp, relu, sigmoid, tanh, maximum, minimum,
-  eq, ne, lt, le, gt, ge, where, float, int,
+  eq, ne, lt, le, gt, ge, where, float, int, isfinite, isnan,
 } from './ops/elementwise.js';
 export { sum, mean, max, min, argmax, argmin } from './ops/reduce.js';
 export { reshape, flatten, squeeze, unsqueeze, transpose, permute, expand, slice, narrow, cat, stack, split } from './ops/view.js';

@@ -135,3 +135,24 @@ export function manualSeed(n: number): void {
 export function nextRandomKey(): [number, number] {
   return [seed, calls++ >>> 0];
 }
+
+// ---- deferred checks -------------------------------------------------------------------------
+// Checks a GPU cannot raise synchronously (debug NaN checks) run before the next read returns.
+const deferred: (() => Promise<void>)[] = [];
+export function deferCheck(check: () => Promise<void>): void {
+  deferred.push(check);
+}
+export async function runDeferredChecks(): Promise<void> {
+  while (deferred.length) {
+    const c = deferred.shift()!;
+    try {
+      await c();
+    } catch (e) {
+      deferred.length = 0;
+      throw e;
+    }
+  }
+}
+export function hasDeferredChecks(): boolean {
+  return deferred.length > 0;
+}

@@ -79,6 +79,8 @@ export interface MemoryInfo {
 
 export interface EngineStats {
   dispatches: number;
+  /** Dispatches by kernel name (neuron.forward, gemm, map, …). */
+  kernels: Record<string, number>;
   submits: number;
   reads: number;
   writes: number;

@@ -7,3 +7,6 @@ export { conv2d } from '../ops/conv.js';
 export { maxPool2d, maxPool2dWithIndices, avgPool2d, adaptiveAvgPool2d } from '../ops/pool.js';
 export { linear } from '../ops/linear.js';
 export { dropout } from './dropout.js';
+export { resetNet, setStepMode, lifStep, ifStep } from '../snn/functional.js';
+export type { StepOptions } from '../snn/functional.js';
+export { multiStepForward, seqToANNForward } from '../snn/container.js';

@@ -11,3 +11,11 @@ export type { BatchNormOptions } from './batchnorm.js';
 export { CrossEntropyLoss, MSELoss, BCEWithLogitsLoss } from './loss.js';
 export type { Reduction, CrossEntropyOptions } from './loss.js';
 export * as init from './init.js';
+export { IFNode, LIFNode, ParametricLIFNode, BaseNode } from '../snn/node.js';
+export type { BaseNodeOptions, LIFNodeOptions, ParametricLIFNodeOptions, StepMode, Stateful } from '../snn/node.js';
+// Surrogates. nn.Sigmoid is the activation layer (as in PyTorch); the sigmoid surrogate is
+// nn.surrogate.Sigmoid (as SpikingJelly's surrogate.Sigmoid).
+export { ATan, FastSigmoid, PiecewiseQuadratic, Erf, SuperSpike, SurrogateFunction } from '../snn/surrogate.js';
+export type { SurrogateOptions } from '../snn/surrogate.js';
+export * as surrogate from '../snn/surrogate.js';
+export { SeqToANNContainer, MultiStepContainer } from '../snn/container.js';

@@ -310,6 +310,9 @@ export const DEFS = {
   le: cmp('le', 'a <= b', (a, b) => a <= b),
   gt: cmp('gt', 'a > b', (a, b) => a > b),
   ge: cmp('ge', 'a >= b', (a, b) => a >= b),
+  // NaN and ±Inf have every exponent bit set (WGSL may not keep NaN through comparisons).
+  nonFinite: def({ name: 'nonFinite', wgsl: 'select(VO(0.0), VO(1.0), (bitcast<VU>(a) & VU(0x7f800000u)) == VU(0x7f800000u))', cpu: (a) => (Number.isFinite(a) ? 0 : 1), accepts: 'float', out: 'float32' }),
+  isNan: def({ name: 'isnan', wgsl: 'select(VO(0.0), VO(1.0), isnan_(a))', cpu: (a) => (Number.isNaN(a) ? 1 : 0), accepts: 'float', out: 'float32' }),
   where: def({ name: 'where', wgsl: 'select(c, b, a != VA(0))', cpu: (a, b, c) => (a !== 0 ? b : c), accepts: 'any', out: 'same', freeDtype: 0 }),
   clamp: def({ name: 'clamp', wgsl: 'select(min(max(a, b), c), a, isnan_(a))', cpu: (a, b, c) => Math.min(Math.max(a, b), c), accepts: 'any', out: 'same' }),
   // grad helpers
@@ -421,6 +424,19 @@ export const lt = compare(DEFS.lt);
 export const le = compare(DEFS.le);
 export const gt = compare(DEFS.gt);
 export const ge = compare(DEFS.ge);
+
+/** 1 where x is finite, else 0 (float32). */
+export function isfinite(x: Tensor): Tensor {
+  return runMap(DEFS.nonFinite, [x]).neg().add(1);
+}
+/** 1 where x is NaN, else 0 (float32). */
+export function isnan(x: Tensor): Tensor {
+  return runMap(DEFS.isNan, [x]);
+}
+/** @internal 1 where x is NaN or ±Inf. */
+export function nonFinite(x: Tensor): Tensor {
+  return runMap(DEFS.nonFinite, [x]);
+}
 
 /** cond ? a : b elementwise (cond nonzero = true), with broadcasting. */
 export function where(cond: Tensor, a: Operand, b: Operand): Tensor {

@@ -5,7 +5,7 @@ import { DTypeError, ShapeError, StateError, fmtShape } from '../errors.js';
 import { numel, type Shape } from '../shape.js';
 import { formatTensor, nest } from './format.js';
 import { Storage, allocationPressure, disposedError, registerFinalizer, track, unregisterFinalizer, untracked } from './lifetime.js';
-import { currentBackend } from '../runtime.js';
+import { currentBackend, hasDeferredChecks, runDeferredChecks } from '../runtime.js';
 import type { GradFn } from '../autograd/node.js';
 
 export type TypedArrayOf<D extends DType> = D extends 'int32' ? Int32Array : Float32Array;
@@ -115,6 +115,7 @@ export class Tensor {
 
   /** Copies the values to the host. */
   async data(): Promise<Float32Array | Int32Array> {
+    if (hasDeferredChecks()) await runDeferredChecks();
     const s = this.storage('data');
     const buf = await s.backend.read(s.handle, this.size * 4);
     return this.dtype === 'int32' ? new Int32Array(buf) : new Float32Array(buf);

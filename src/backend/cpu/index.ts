@@ -34,7 +34,7 @@ export class CpuBackend implements Backend {
   private inUse = 0;
   private peak = 0;
   private count = 0;
-  private readonly st: EngineStats = { dispatches: 0, submits: 0, reads: 0, writes: 0, pipelines: 0 };
+  private readonly st: EngineStats = { dispatches: 0, kernels: {}, submits: 0, reads: 0, writes: 0, pipelines: 0 };
 
   private check(): void {
     if (this.closed) throw new StateError('cpu backend: used after grilly.shutdown(); call grilly.init() again');
@@ -86,6 +86,7 @@ export class CpuBackend implements Backend {
   run<P>(k: Kernel<P>, inputs: BufferHandle[], outputs: BufferHandle[], p: P): void {
     this.check();
     this.st.dispatches++;
+    this.st.kernels[k.name] = (this.st.kernels[k.name] ?? 0) + 1;
     k.cpu(inputs as CpuBuffer[], outputs as CpuBuffer[], p);
   }
 
@@ -95,7 +96,7 @@ export class CpuBackend implements Backend {
     return { bytesInUse: this.inUse, bytesPooled: 0, peakBytesInUse: this.peak, buffers: this.count };
   }
   get bytesInUse(): number { return this.inUse; }
-  stats(): EngineStats { return { ...this.st }; }
+  stats(): EngineStats { return { ...this.st, kernels: { ...this.st.kernels } }; }
   emptyCache(): void {}
   shutdown(): void { this.closed = true; }
 }

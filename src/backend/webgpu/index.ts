@@ -85,7 +85,7 @@ export class WebGPUBackend implements Backend {
   private peak = 0;
   private deferred: string | null = null;
   private lostReason: string | null = null;
-  private readonly st: EngineStats = { dispatches: 0, submits: 0, reads: 0, writes: 0, pipelines: 0 };
+  private readonly st: EngineStats = { dispatches: 0, kernels: {}, submits: 0, reads: 0, writes: 0, pipelines: 0 };
   private readonly maxBinding: number;
   private readonly maxBuffer: number;
   private readonly maxGroups: number;
@@ -276,6 +276,7 @@ export class WebGPUBackend implements Backend {
     pass.setBindGroup(0, bg, o, 0, n);
     pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
     this.st.dispatches++;
+    this.st.kernels[k.name] = (this.st.kernels[k.name] ?? 0) + 1;
     this.bump();
   }
 
@@ -411,7 +412,7 @@ export class WebGPUBackend implements Backend {
   }
 
   stats(): EngineStats {
-    return { ...this.st };
+    return { ...this.st, kernels: { ...this.st.kernels } };
   }
 
   emptyCache(): void {

@@ -1,0 +1,224 @@
+// Spiking neurons, surrogates, containers and the functional API: against SpikingJelly (fixtures
+// made by test/fixtures/spikingjelly/make_fixtures.py on the GPU machine), against float64
+// references with finite differences, and single-step against multi-step — on both backends.
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import * as g from '../src/index.js';
+import * as nn from '../src/nn/index.js';
+import * as F from '../src/functional/index.js';
+import { BACKENDS, expectClose, randArray, T, useBackend } from './helpers.js';
+
+interface TJ { shape: number[]; data: number[] }
+interface Case {
+  kind: 'IFNode' | 'LIFNode' | 'ParametricLIFNode';
+  decay_input: boolean; v_reset: number | null; v_threshold: number; detach_reset: boolean; surrogate: 'ATan' | 'Sigmoid' | 'FastSigmoid'; tau: number;
+  x: TJ; gs: TJ; gv: TJ; spikes: TJ; v_seq: TJ; v: TJ; dx: TJ; dw?: number;
+}
+const SJ = JSON.parse(readFileSync(new URL('./fixtures/spikingjelly/neurons.json', import.meta.url), 'utf8')) as {
+  torch: string; cases: Case[]; surrogates: { name: string; alpha: number; x: number[]; grad: number[] }[];
+  mlp: { x: TJ; labels: number[]; params: Record<string, TJ>; scale: number; out: TJ; loss: number; grads: Record<string, TJ> };
+};
+const t = (j: TJ, requiresGrad = false) => g.tensor(Float32Array.from(j.data), j.shape, { requiresGrad });
+const surrogates = { ATan: () => new nn.ATan(), Sigmoid: () => new nn.surrogate.Sigmoid(), FastSigmoid: () => new nn.FastSigmoid() };
+
+function nodeFor(c: Case): nn.BaseNode {
+  const common = { vThreshold: c.v_threshold, vReset: c.v_reset, detachReset: c.detach_reset, surrogateFunction: surrogates[c.surrogate](), stepMode: 'm' as const, storeVSeq: true };
+  if (c.kind === 'IFNode') return new nn.IFNode(common);
+  if (c.kind === 'LIFNode') return new nn.LIFNode({ ...common, tau: c.tau, decayInput: c.decay_input });
+  return new nn.ParametricLIFNode({ ...common, initTau: c.tau, decayInput: c.decay_input });
+}
+
+const caseName = (c: Case) => `${c.kind}${c.kind === 'IFNode' ? '' : c.decay_input ? ' decayInput' : ''} ${c.v_reset === null ? 'soft' : `hard(${c.v_reset})`}${c.detach_reset ? ' detachReset' : ''} ${c.surrogate}`;
+
+describe.each(BACKENDS)(`neurons against SpikingJelly (torch ${SJ.torch}) [%s]`, (backend) => {
+  useBackend(backend);
+  it.each(SJ.cases.map((c) => [caseName(c), c] as const))('%s', async (_n, c) => {
+    const node = nodeFor(c);
+    const x = t(c.x, true);
+    const s = node.forward(x);
+    const loss = s.mul(t(c.gs)).sum().add(node.vSeq!.mul(t(c.gv)).sum());
+    loss.backward();
+    expect(Array.from(await s.data())).toEqual(c.spikes.data);
+    expectClose(await node.vSeq!.data(), c.v_seq.data, { atol: 1e-5 }, 'v_seq');
+    expectClose(await node.v!.data(), c.v.data, { atol: 1e-5 }, 'v');
+    expectClose(await x.grad!.data(), c.dx.data, { atol: 1e-5, rtol: 1e-5 }, 'dx');
+    if (c.dw !== undefined) expectClose([await (node as nn.ParametricLIFNode).w.grad!.item()], [c.dw], { atol: 1e-5, rtol: 1e-5 }, 'dw');
+  });
+
+  it('a two-layer LIF MLP (SeqToANNContainer, mean over T, CrossEntropyLoss): both backward styles give SpikingJelly\'s gradients', async () => {
+    const m = SJ.mlp;
+    const lif = () => new nn.LIFNode({ tau: 2, decayInput: false, stepMode: 'm' });
+    const net = new nn.Sequential(new nn.SeqToANNContainer(new nn.Linear(6, 8)), lif(), new nn.SeqToANNContainer(new nn.Linear(8, 3)), lif());
+    net.loadStateDict(Object.fromEntries(Object.entries(m.params).map(([k, v]) => [k, t(v)])));
+    const labels = g.tensor(Int32Array.from(m.labels));
+    const lossFn = new nn.CrossEntropyLoss();
+    const out = net.forward(t(m.x));
+    expect(Array.from(await out.data())).toEqual(m.out.data);
+    const loss = lossFn.forward(out.mean(0).mul(m.scale), labels);
+    expectClose([await loss.item()], [m.loss], { atol: 1e-6 });
+    loss.backward();
+    for (const [k, p] of net.namedParameters()) expectClose(await p.grad!.data(), m.grads[k]!.data, { atol: 1e-6, rtol: 1e-5 }, `loss.backward ${k}`);
+    // The seed's style: gradient of the firing rate (N, C) handed to snn.backward, output (T, N, C).
+    net.zeroGrad();
+    F.resetNet(net);
+    const out2 = net.forward(t(m.x));
+    const rate = out2.mean(0);
+    const gRate = lossFn.backward(1, rate.mul(m.scale), labels).mul(m.scale);
+    net.backward(gRate);
+    for (const [k, p] of net.namedParameters()) expectClose(await p.grad!.data(), m.grads[k]!.data, { atol: 1e-6, rtol: 1e-5 }, `snn.backward ${k}`);
+  });
+
+  it('single-step over T calls equals one multi-step call (values and gradients)', async () => {
+    for (const make of [() => new nn.LIFNode({ tau: 3, decayInput: true }), () => new nn.ParametricLIFNode({ vReset: null }), () => new nn.IFNode({ detachReset: true })]) {
+      const xs = randArray([5, 3, 4], 7, -0.5, 1.5);
+      const ms = make();
+      ms.stepMode = 'm';
+      const x1 = T(xs, { requiresGrad: true });
+      const sm = ms.forward(x1);
+      const gsw = T(randArray([5, 3, 4], 8));
+      sm.mul(gsw).sum().add(ms.v!.sum()).backward();
+      const ss = make();
+      const x2 = T(xs, { requiresGrad: true });
+      const outs: g.Tensor[] = [];
+      for (let k = 0; k < 5; k++) outs.push(ss.forward(x2.slice(0, k, k + 1).squeeze(0)));
+      const st = g.stack(outs, 0);
+      st.mul(gsw).sum().add(ss.v!.sum()).backward();
+      expect(Array.from(await st.data())).toEqual(Array.from(await sm.data()));
+      expectClose(await ss.v!.data(), await ms.v!.data(), { atol: 1e-6 });
+      expectClose(await x2.grad!.data(), await x1.grad!.data(), { atol: 1e-6 });
+      for (const [k, p] of ms.namedParameters()) expectClose(await ss.parameters()[0]!.grad!.data(), await p.grad!.data(), { atol: 1e-6 }, k);
+    }
+  });
+
+  it("PLIF's w gradient matches finite differences of a float64 reference", async () => {
+    const Tn = 6, N = 5, initTau = 2.5, vth = 1;
+    const xs = randArray([Tn, N], 21, 0, 1.2);
+    const W = randArray([Tn, N], 22);
+    // L(w) = Σ_t V_t·W_t through a float64 PLIF (decayInput false, hard reset to 0). Inputs stay small so no
+    // neuron fires and, with detachReset, the surrogate leaves V alone: L is smooth in w and its central
+    // difference is the exact gradient to compare.
+    const L = (w: number) => {
+      const k = 1 / (1 + Math.exp(-w));
+      let s = 0;
+      for (let n = 0; n < N; n++) {
+        let v = 0;
+        for (let tt = 0; tt < Tn; tt++) {
+          v = v - v * k + xs.data[tt * N + n]! * 0.3;
+          s += v * W.data[tt * N + n]!;
+        }
+      }
+      return s;
+    };
+    const node = new nn.ParametricLIFNode({ initTau, stepMode: 'm', storeVSeq: true, vThreshold: vth, detachReset: true });
+    const x = T(xs).mul(0.3);
+    const s = node.forward(x);
+    expect(Array.from(await s.data()).every((v) => v === 0)).toBe(true);
+    node.vSeq!.mul(T(W)).sum().backward();
+    const w0 = -Math.log(initTau - 1);
+    const h = 1e-6;
+    const fd = (L(w0 + h) - L(w0 - h)) / (2 * h);
+    expectClose([await node.w.grad!.item()], [fd], { atol: 1e-5, rtol: 1e-4 });
+    expectClose([await node.tau.item()], [initTau], { atol: 1e-6 });
+  });
+});
+
+describe('surrogates', () => {
+  it.each(SJ.surrogates.map((s) => [s.name, s] as const))("%s: g′ equals SpikingJelly's and the derivative of the primitive", (name, s) => {
+    const f = name === 'Sigmoid' ? new nn.surrogate.Sigmoid({ alpha: s.alpha }) : new (nn as unknown as Record<string, new (o: { alpha: number }) => nn.SurrogateFunction>)[name]!({ alpha: s.alpha });
+    expectClose(f.gradient(s.x), s.grad, { atol: 1e-6, rtol: 1e-6 }, name);
+    const h = 1e-6;
+    for (const x of [-1.7, -0.8, -0.3, -0.01, 0.02, 0.4, 0.9, 2.2]) {
+      const numeric = (f.primitive(x + h) - f.primitive(x - h)) / (2 * h);
+      expect(Math.abs(numeric - f.gradient(x)), `${name} at ${x}`).toBeLessThan(1e-6 * Math.max(1, Math.abs(numeric)));
+    }
+  });
+
+  it('defaults: ATan α=2, Sigmoid α=4, FastSigmoid α=2, and α must be positive', () => {
+    expect(new nn.ATan().alpha).toBe(2);
+    expect(new nn.surrogate.Sigmoid().alpha).toBe(4);
+    expect(new nn.FastSigmoid().alpha).toBe(2);
+    expect(new nn.ATan().gradient(0)).toBeCloseTo(1, 12);
+    expect(() => new nn.ATan({ alpha: 0 })).toThrow(/alpha must be a positive number/);
+  });
+});
+
+describe.each(BACKENDS)('SNN containers, functional API and bad input [%s]', (backend) => {
+  useBackend(backend);
+
+  it('SeqToANNContainer and MultiStepContainer (exact per-step MaxPool2d gradients)', async () => {
+    const x = T(randArray([3, 2, 1, 4, 4], 31), { requiresGrad: true });
+    const pool = new nn.MultiStepContainer(new nn.MaxPool2d(2));
+    const seq = new nn.SeqToANNContainer(new nn.MaxPool2d(2));
+    const a = pool.forward(x);
+    const b = seq.forward(x);
+    expect(a.shape).toEqual([3, 2, 1, 2, 2]);
+    expect(Array.from(await a.data())).toEqual(Array.from(await b.data()));
+    const gw = T(randArray([3, 2, 1, 2, 2], 32));
+    a.mul(gw).sum().backward();
+    const ga = Array.from(await x.grad!.data());
+    x.grad = null;
+    b.mul(gw).sum().backward();
+    expect(ga).toEqual(Array.from(await x.grad!.data()));
+    expect(Object.keys(new nn.SeqToANNContainer(new nn.Linear(3, 2)).stateDict())).toEqual(['0.weight', '0.bias']);
+  });
+
+  it('resetNet, setStepMode, lifStep and ifStep', async () => {
+    const net = new nn.Sequential(new nn.Linear(3, 4), new nn.LIFNode(), new nn.Linear(4, 2), new nn.IFNode());
+    net.forward(g.ones([2, 3]));
+    const lif = net.at(1) as nn.LIFNode;
+    expect(lif.v).not.toBeNull();
+    F.resetNet(net);
+    expect(lif.v).toBeNull();
+    F.setStepMode(net, 'm');
+    expect(lif.stepMode).toBe('m');
+    expect(() => F.setStepMode(net, 'x' as 's')).toThrow(/mode must be 's' or 'm'/);
+    const x = g.tensor([0.8, 1.5, -0.2]);
+    // H = V − V/τ + X: from V = 0 the first step charges to X; 1.5 fires and resets to 0.
+    const [s1, v1] = F.lifStep(x, g.zeros([3]), { tau: 2 });
+    expect(Array.from(await s1.data())).toEqual([0, 1, 0]);
+    expectClose(await v1.data(), [0.8, 0, -0.2], { atol: 1e-7 });
+    const [s2, v2] = F.lifStep(x, v1, { tau: 2 });
+    expect(Array.from(await s2.data())).toEqual([1, 1, 0]);
+    expectClose(await v2.data(), [0, 0, -0.3], { atol: 1e-7 });
+    const [s3, v3] = F.ifStep(g.tensor([0.6, 1.2]), g.tensor([0.5, 0]), { vReset: null });
+    expect(Array.from(await s3.data())).toEqual([1, 1]);
+    expectClose(await v3.data(), [0.1, 0.2], { atol: 1e-6 });
+  });
+
+  it('bad input is a typed error naming the node and the values', () => {
+    expect(() => new nn.LIFNode({ tau: 1 })).toThrow('LIFNode: tau must be > 1, got 1');
+    expect(() => new nn.ParametricLIFNode({ initTau: 0.5 })).toThrow('ParametricLIFNode: initTau must be > 1, got 0.5');
+    expect(() => new nn.IFNode({ vReset: 1, vThreshold: 1 })).toThrow('IFNode: a hard reset needs vReset < vThreshold, got vReset 1 and vThreshold 1');
+    expect(() => new nn.LIFNode({ stepMode: 'x' as 's' })).toThrow(`LIFNode: stepMode must be 's' or 'm', got "x"`);
+    expect(() => new nn.LIFNode({ stepMode: 'm' }).forward(g.ones([5]))).toThrow('LIFNode: multi-step mode expects input (T, N, …) with at least 2 dims, got [5]');
+    const node = new nn.LIFNode();
+    node.forward(g.ones([4, 3]));
+    expect(() => node.forward(g.ones([5, 3]))).toThrow('LIFNode: the input step shape [5, 3] differs from the state\'s [4, 3]; call resetNet(net) before changing the batch or input size');
+  });
+
+  it('with setDebug({ checkFinite: true }), NaN input is reported, naming the node', async () => {
+    g.setDebug({ checkFinite: true });
+    try {
+      const node = new nn.LIFNode();
+      const x = g.tensor([1, NaN, 0.5, Infinity]);
+      if (backend === 'cpu') expect(() => node.forward(x)).toThrow('LIFNode: the input [4] has 2 NaN or infinite values');
+      else {
+        const s = node.forward(x);
+        await expect(s.data()).rejects.toThrow('LIFNode: the input [4] has 2 NaN or infinite values');
+      }
+    } finally {
+      g.setDebug({ checkFinite: false });
+    }
+  });
+
+  it('one fused forward and one fused backward dispatch per neuron layer per call', () => {
+    const node = new nn.LIFNode({ stepMode: 'm' });
+    const x = g.rand([8, 16], { requiresGrad: true });
+    const before = g.stats().kernels ?? {};
+    node.forward(x).sum().backward();
+    const after = g.stats().kernels ?? {};
+    const d = (k: string) => (after[k] ?? 0) - (before[k] ?? 0);
+    expect(d('neuron.forward')).toBe(1);
+    expect(d('neuron.backward')).toBe(1);
+  });
+});
