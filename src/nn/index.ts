@@ -19,3 +19,5 @@ export { ATan, FastSigmoid, PiecewiseQuadratic, Erf, SuperSpike, SurrogateFuncti
 export type { SurrogateOptions } from '../snn/surrogate.js';
 export * as surrogate from '../snn/surrogate.js';
 export { SeqToANNContainer, MultiStepContainer } from '../snn/container.js';
+export { Converter, VoltageScaler, fuseBatchNorm, snnInference, accuracyVsT } from '../snn/convert.js';
+export type { ConverterOptions, ConvertMode } from '../snn/convert.js';
