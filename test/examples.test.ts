@@ -50,6 +50,17 @@ describe('seed page examples', () => {
     expect(out).toContain('t=1 spike=[0,1,1] v=[0.75,0,0]');
     expect(out).toContain('after resetNet: model.v = null');
   });
+  it('encoders: Poisson rates and latency spike times', () => {
+    const out = run('examples/snn/encoders.ts');
+    expect(out).toContain('latency linear (T=5) spike times for x=[1, 0.75, 0.5, 0.25, 0]: [0, 1, 2, 3, 4]');
+    expect(out).toContain('latency log (T=5) spike times for x=[1, 0.75, 0.5, 0.25, 0]: [0, 0, 1, 1, 4]');
+    expect(out).toMatch(/poisson spike counts out of 2000 for x=\[0, 0\.1, 0\.5, 0\.9, 1\]: 0 \d+ \d+ \d+ 2000/);
+  });
+  it('monitor: records match the outputs and remove() restores forward', () => {
+    const out = run('examples/snn/monitor.ts');
+    expect(out).toContain('records match outputs: true');
+    expect(out).toContain("after remove, layer 1's forward is restored: true");
+  });
   it('the complete training example prints loss and firing rate, one fused dispatch per neuron layer each way', () => {
     const out = run('examples/snn/train-snn.ts', ['--epochs', '1', '--limit', '320', '--T', '4']);
     expect(out).toMatch(/Epoch 1: loss=\d\.\d{4} avg_fire_rate=\d\.\d{4}/);

@@ -10,3 +10,4 @@ export { dropout } from './dropout.js';
 export { resetNet, setStepMode, lifStep, ifStep } from '../snn/functional.js';
 export type { StepOptions } from '../snn/functional.js';
 export { multiStepForward, seqToANNForward } from '../snn/container.js';
+export { poissonEncode, latencyEncode } from '../snn/encoding.js';

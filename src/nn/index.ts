@@ -21,3 +21,7 @@ export * as surrogate from '../snn/surrogate.js';
 export { SeqToANNContainer, MultiStepContainer } from '../snn/container.js';
 export { Converter, VoltageScaler, fuseBatchNorm, snnInference, accuracyVsT } from '../snn/convert.js';
 export type { ConverterOptions, ConvertMode } from '../snn/convert.js';
+export { PoissonEncoder, LatencyEncoder } from '../snn/encoding.js';
+export type { PoissonEncoderOptions, LatencyEncoderOptions, LatencyMode } from '../snn/encoding.js';
+export { Monitor } from '../snn/monitor.js';
+export type { MonitorOptions, MonitorField } from '../snn/monitor.js';

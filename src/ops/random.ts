@@ -38,7 +38,8 @@ export function mulhi(a: number, b: number): number {
 
 const U24 = 1 / 16777216;
 
-const WGSL_FNS = /* wgsl */ `
+/** The hash in WGSL, for every kernel that draws random numbers (the same arithmetic as pcg/bits above). */
+export const RNG_WGSL = /* wgsl */ `
 fn pcg(v: u32) -> u32 {
   let s = v * 747796405u + 2891336453u;
   let w = ((s >> ((s >> 28u) + 4u)) ^ s) * 277803737u;
@@ -80,7 +81,7 @@ const randKernel: Kernel<RandParams> = {
   let u2 = f32(bits(k, 2u * idx + 1u) >> 8u) * (1.0 / 16777216.0);
   O[idx] = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);`
       : `O[idx] = pi(2u) + i32(mulhi(bits(k, idx), pu(3u)));`;
-    return PRELUDE + WGSL_FNS + bindings([], [['O', p.mode === 'int' ? 'i32' : 'f32']]) + main1d(`  if (idx >= pu(0u)) { return; }\n  let k = pu(1u);\n  ${body}`);
+    return PRELUDE + RNG_WGSL + bindings([], [['O', p.mode === 'int' ? 'i32' : 'f32']]) + main1d(`  if (idx >= pu(0u)) { return; }\n  let k = pu(1u);\n  ${body}`);
   },
   grid: (p) => grid1d(p.n),
   uniforms: (p, u) => void u.u32(p.n).u32(streamKey(p.seed, p.stream)).i32(p.low).u32(p.range),

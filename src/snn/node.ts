@@ -2,9 +2,10 @@
 // step (N, …) per call and keeps the membrane state until reset; multi-step mode ('m') takes all
 // steps (T, N, …) at once. Either way one call is one fused forward kernel (and one BPTT kernel
 // going back), so single-step over T calls equals one multi-step call.
-import { ShapeError, StateError, ValueError, fmtShape } from '../errors.js';
+import { DTypeError, ShapeError, StateError, ValueError, fmtShape } from '../errors.js';
 import { noGrad } from '../runtime.js';
 import { Tensor } from '../tensor/tensor.js';
+import { keep } from '../tensor/lifetime.js';
 import { Module, Parameter } from '../nn/module.js';
 import { filled, div, sigmoid } from '../ops/elementwise.js';
 import { reshape } from '../ops/view.js';
@@ -96,7 +97,8 @@ export abstract class BaseNode extends Module implements Stateful {
 
   forward(x: Tensor): Tensor {
     const name = this.constructor.name;
-    if (!(x instanceof Tensor) || x.dtype !== 'float32') throw new ValueError(`${name}: expected a float32 Tensor input`);
+    if (!(x instanceof Tensor)) throw new DTypeError(`${name}: expected a Tensor input, got ${typeof x}`);
+    if (x.dtype !== 'float32') throw new DTypeError(`${name}: expected a float32 input, got ${x.dtype}; cast with .float()`);
     debugCheckFinite(x, name);
     if (this._stepMode === 's') {
       const spikes = this.run(reshape(x, [1, ...x.shape]));
@@ -122,8 +124,9 @@ export abstract class BaseNode extends Module implements Stateful {
       { vth: this.vThreshold, vReset: this.vReset, tau: d.tau, w: d.w, storeV: this._stepMode === 'm' && this.storeVSeq },
       name,
     );
-    this._v = out.vLast;
-    this._vSeq = out.vSeq;
+    // The state belongs to the node, not to a tidy() scope the call happens in.
+    this._v = keep(out.vLast);
+    this._vSeq = out.vSeq ? keep(out.vSeq) : null;
     return out.spikes;
   }
 
