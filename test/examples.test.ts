@@ -61,6 +61,11 @@ describe('seed page examples', () => {
     expect(out).toContain('records match outputs: true');
     expect(out).toContain("after remove, layer 1's forward is restored: true");
   });
+  it('ANN-to-SNN conversion example at reduced size', () => {
+    const out = run('examples/ann2snn-mnist.ts', ['--epochs', '1', '--limit', '96', '--Ts', '2,4', '--calib', '32', '--backend', 'cpu']);
+    expect(out).toMatch(/ANN test accuracy: [\d.]+%/);
+    expect(out).toMatch(/99\.9%\s+[\d.]+%\s+[\d.]+%/);
+  });
   it('the complete training example prints loss and firing rate, one fused dispatch per neuron layer each way', () => {
     const out = run('examples/snn/train-snn.ts', ['--epochs', '1', '--limit', '320', '--T', '4']);
     expect(out).toMatch(/Epoch 1: loss=\d\.\d{4} avg_fire_rate=\d\.\d{4}/);
