@@ -131,6 +131,15 @@ export function manualSeed(n: number): void {
   seed = Math.trunc(n) >>> 0;
   calls = 0;
 }
+/** The generator's position, for checkpoints that resume exactly. */
+export function getRngState(): { seed: number; calls: number } {
+  return { seed, calls };
+}
+export function setRngState(st: { seed: number; calls: number }): void {
+  if (!Number.isInteger(st.seed) || !Number.isInteger(st.calls) || st.calls < 0) throw new ValueError(`setRngState: expected integer seed and calls, got ${JSON.stringify(st)}`);
+  seed = st.seed >>> 0;
+  calls = st.calls;
+}
 /** A fresh (seed, stream) pair for one random op. */
 export function nextRandomKey(): [number, number] {
   return [seed, calls++ >>> 0];

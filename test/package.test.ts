@@ -44,6 +44,9 @@ export async function f(): Promise<number> {
     const out = JSON.parse(run.stdout.trim());
     expect(out.sum).toBeCloseTo(1, 5);
     expect(out.digits).toBe(2000);
+    const cli = spawnSync(process.execPath, [join(mods, 'grilly', 'dist', 'cli', 'main.js'), '--help'], { cwd: proj, encoding: 'utf8' });
+    expect(cli.status, cli.stderr).toBe(0);
+    expect(cli.stdout).toContain('grilly train');
     const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', proj], { encoding: 'utf8' });
     expect(tsc.status, tsc.stdout + tsc.stderr).toBe(0);
   });
