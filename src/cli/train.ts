@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync, appendFileSync, read
 import { dirname, join, resolve } from 'node:path';
 import * as g from '../index.js';
 import * as nn from '../nn/index.js';
-import { Adam, optimizerStateFromTensors, optimizerStateToTensors } from '../optim/index.js';
+import { Adam, CosineAnnealingLR, optimizerStateFromTensors, optimizerStateToTensors } from '../optim/index.js';
 import { resetNet } from '../functional/index.js';
 import { DataLoader, type Batch } from '../data/index.js';
 import { CliError, parseArgs, helpText, type OptionSpec } from './args.js';
@@ -145,6 +145,8 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
   g.manualSeed(cfg.seed);
   const model = buildModel({ model: cfg.model, neuron: cfg.neuron, surrogate: cfg.surrogate, inputShape: data.inputShape, temporal: data.temporal, T: cfg.T, classes: data.classes, hidden: cfg.hidden });
   const opt = new Adam(model.parameters(), { lr: cfg.lr });
+  // Cosine decay over the whole run, stepped per epoch (so resuming needs only the epoch number).
+  const sched = new CosineAnnealingLR(opt, { tMax: cfg.epochs });
   const lossFn = new nn.MSELoss();
   let startEpoch = 1;
   let partial: { epoch: number; batch: number; sums: EpochSums } | null = null;
@@ -154,6 +156,7 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
     opt.loadStateDict(optimizerStateFromTensors(resume.tensors, resume.metadata));
     g.setRngState(resume.state.rng);
     startEpoch = resume.state.epoch + 1;
+    for (let e = 0; e < resume.state.epoch; e++) sched.step();
     partial = resume.state.partial ?? null;
     console.log(`grilly train: resuming from ${p.resume} after epoch ${resume.state.epoch}${partial ? ` (and ${partial.batch} batches of epoch ${partial.epoch})` : ''}`);
   }
@@ -240,6 +243,7 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
         `epoch ${epoch}/${cfg.epochs}: train loss ${trainLine.loss.toFixed(4)} acc ${(100 * trainLine.accuracy).toFixed(2)}% | ` +
           `test loss ${testLine.loss.toFixed(4)} acc ${(100 * testLine.accuracy).toFixed(2)}% firing rate ${testLine.firing_rate.toFixed(4)} (${secs.toFixed(1)} s)`,
       );
+      sched.step();
       await save(epoch, null);
       await plots(out, history, model, monitor, test, data, cfg);
     }
