@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync, appendFileSync, read
 import { dirname, join, resolve } from 'node:path';
 import * as g from '../index.js';
 import * as nn from '../nn/index.js';
-import { Adam, CosineAnnealingLR, optimizerStateFromTensors, optimizerStateToTensors } from '../optim/index.js';
+import { Adam, StepLR, optimizerStateFromTensors, optimizerStateToTensors } from '../optim/index.js';
 import { resetNet } from '../functional/index.js';
 import { DataLoader, type Batch } from '../data/index.js';
 import { CliError, parseArgs, helpText, type OptionSpec } from './args.js';
@@ -145,8 +145,9 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
   g.manualSeed(cfg.seed);
   const model = buildModel({ model: cfg.model, neuron: cfg.neuron, surrogate: cfg.surrogate, inputShape: data.inputShape, temporal: data.temporal, T: cfg.T, classes: data.classes, hidden: cfg.hidden });
   const opt = new Adam(model.parameters(), { lr: cfg.lr });
-  // Cosine decay over the whole run, stepped per epoch (so resuming needs only the epoch number).
-  const sched = new CosineAnnealingLR(opt, { tMax: cfg.epochs });
+  // The rate decays by 0.7 per epoch: a schedule that does not depend on the total number of epochs, so
+  // training 2 epochs and resuming for a third equals 3 epochs straight.
+  const sched = new StepLR(opt, { stepSize: 1, gamma: 0.7 });
   const lossFn = new nn.MSELoss();
   let startEpoch = 1;
   let partial: { epoch: number; batch: number; sums: EpochSums } | null = null;
@@ -156,7 +157,7 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
     opt.loadStateDict(optimizerStateFromTensors(resume.tensors, resume.metadata));
     g.setRngState(resume.state.rng);
     startEpoch = resume.state.epoch + 1;
-    for (let e = 0; e < resume.state.epoch; e++) sched.step();
+    if (resume.state.scheduler) sched.loadStateDict(resume.state.scheduler);
     partial = resume.state.partial ?? null;
     console.log(`grilly train: resuming from ${p.resume} after epoch ${resume.state.epoch}${partial ? ` (and ${partial.batch} batches of epoch ${partial.epoch})` : ''}`);
   }
@@ -184,7 +185,7 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
   };
   const save = async (epoch: number, part: { epoch: number; batch: number; sums: EpochSums } | null) => {
     const o = optimizerStateToTensors(opt.stateDict());
-    const state: ResumeState = { config: cfg, epoch, rng: g.getRngState(), partial: part };
+    const state: ResumeState = { config: cfg, epoch, rng: g.getRngState(), partial: part, scheduler: sched.stateDict() };
     await g.save(join(out, 'checkpoint.safetensors'), { ...model.stateDict(), ...o.tensors }, { ...o.metadata, grilly_train: JSON.stringify(state) });
   };
 
@@ -260,6 +261,7 @@ export interface ResumeState {
   epoch: number;
   rng: { seed: number; calls: number };
   partial: { epoch: number; batch: number; sums: EpochSums } | null;
+  scheduler?: ReturnType<StepLR['stateDict']>;
 }
 
 type MetricLine = { epoch: number; phase: string; loss: number; accuracy: number; firing_rate: number; layer_rates?: Record<string, number> } & Record<string, unknown>;
