@@ -50,6 +50,18 @@ describe('grilly train', () => {
     expect(readFileSync(join(b, 'checkpoint.safetensors')).equals(readFileSync(join(a, 'checkpoint.safetensors')))).toBe(true);
   });
 
+  it('augmented training resumes exactly too (the shifts depend only on seed, epoch and index)', () => {
+    const a = tmp(), b = tmp();
+    const args = [...small, '--augment', 'shift'];
+    expect(grilly(['train', ...args, '--epochs', '2', '--out', a]).status).toBe(0);
+    expect(grilly(['train', ...args, '--epochs', '1', '--out', b]).status).toBe(0);
+    expect(grilly(['train', '--resume', join(b, 'checkpoint.safetensors'), '--epochs', '2']).status).toBe(0);
+    expect(metrics(b).map(stable)).toEqual(metrics(a).map(stable));
+    const noAug = tmp();
+    expect(grilly(['train', ...small, '--epochs', '2', '--out', noAug]).status).toBe(0);
+    expect(metrics(noAug).map(stable)).not.toEqual(metrics(a).map(stable));
+  });
+
   it('Ctrl-C saves a checkpoint and exits; resuming finishes exactly like an uninterrupted run', async () => {
     const a = tmp(), b = tmp();
     const args = ['train', '--limit', '1600', '--batch-size', '32', '--hidden', '64', '--epochs', '1'];
