@@ -2,7 +2,7 @@
 import { ShapeError, ValueError, fmtShape } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Module, Parameter } from './module.js';
-import { fans, kaimingUniform_, uniform_ } from './init.js';
+import { defaultLayerInit_ } from './init.js';
 import { filled } from '../ops/elementwise.js';
 import { conv2d, type IntPair } from '../ops/conv.js';
 import { adaptiveAvgPool2d, avgPool2d, maxPool2d } from '../ops/pool.js';
@@ -46,11 +46,7 @@ export class Conv2d extends Module {
   }
 
   resetParameters(): void {
-    kaimingUniform_(this.weight, { a: Math.sqrt(5) });
-    if (this.bias) {
-      const bound = 1 / Math.sqrt(fans(this.weight)[0]);
-      uniform_(this.bias, -bound, bound);
-    }
+    defaultLayerInit_(this.weight, this.bias);
   }
 
   forward(x: Tensor): Tensor {

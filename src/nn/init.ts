@@ -69,3 +69,12 @@ export function xavierNormal_(t: Tensor, o: { gain?: number } = {}): Tensor {
   const [fi, fo] = fans(t, 'xavierNormal_');
   return normal_(t, 0, (o.gain ?? 1) * Math.sqrt(2 / (fi + fo)));
 }
+
+/** PyTorch's default for Linear and Conv: kaiming_uniform(a = √5) for the weight, U(±1/√fan_in) for the bias. */
+export function defaultLayerInit_(weight: Tensor, bias: Tensor | null): void {
+  kaimingUniform_(weight, { a: Math.sqrt(5) });
+  if (bias) {
+    const bound = 1 / Math.sqrt(fans(weight)[0]);
+    uniform_(bias, -bound, bound);
+  }
+}

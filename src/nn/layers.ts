@@ -3,7 +3,7 @@ import { DTypeError, ShapeError, ValueError, fmtShape } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { currentBackend } from '../runtime.js';
 import { Module, Parameter } from './module.js';
-import { kaimingUniform_, uniform_, fans } from './init.js';
+import { defaultLayerInit_ } from './init.js';
 import { linear } from '../ops/linear.js';
 import { gt, mul, relu, sigmoid, tanh, where } from '../ops/elementwise.js';
 import { flatten } from '../ops/view.js';
@@ -27,14 +27,11 @@ export class Linear extends Module {
     this.bias = opts.bias ?? true ? Parameter(filled([outFeatures], 0, 'float32', 'Linear')) : null;
     this.resetParameters();
   }
-  /** kaiming_uniform(a=√5) for the weight, U(±1/√fan_in) for the bias: PyTorch's defaults. */
+  /** PyTorch's default initialisation. */
   resetParameters(): void {
-    kaimingUniform_(this.weight, { a: Math.sqrt(5) });
-    if (this.bias) {
-      const bound = 1 / Math.sqrt(fans(this.weight)[0]);
-      uniform_(this.bias, -bound, bound);
-    }
+    defaultLayerInit_(this.weight, this.bias);
   }
+
   forward(x: Tensor): Tensor {
     const name = `Linear(${this.inFeatures}→${this.outFeatures})`;
     if (!(x instanceof Tensor)) throw new DTypeError(`${name}: expected a Tensor input`);
