@@ -250,7 +250,7 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
       const secs = (performance.now() - t0) / 1000;
       const trainLine = { epoch, phase: 'train', loss: sums.loss / sums.batches, accuracy: sums.correct / sums.samples, firing_rate: sums.rate / sums.batches, samples_per_s: sums.samples / secs, seconds: secs };
       appendFileSync(metricsFile, JSON.stringify(trainLine) + '\n');
-      const testLine = await evaluate(model, test, data, cfg, lossFn, monitor, epoch);
+      const testLine = await evaluate(model, test, data, lossFn, monitor, epoch);
       appendFileSync(metricsFile, JSON.stringify(testLine) + '\n');
       history.push(trainLine, testLine);
       console.log(
@@ -259,7 +259,7 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
       );
       sched.step();
       await save(epoch, null);
-      await plots(out, history, model, monitor, test, data, cfg);
+      await plots(out, history, model, monitor, test, data);
     }
   } finally {
     process.off('SIGINT', onSigint);
@@ -308,7 +308,7 @@ function readHistory(file: string): MetricLine[] {
   return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as MetricLine);
 }
 
-async function evaluate(model: nn.Module, test: { length: number; get(i: number): { x: Float32Array; shape: readonly number[]; y: number } }, data: DataSpec, cfg: TrainConfig, lossFn: nn.MSELoss, monitor: nn.Monitor, epoch: number): Promise<MetricLine> {
+async function evaluate(model: nn.Module, test: { length: number; get(i: number): { x: Float32Array; shape: readonly number[]; y: number } }, data: DataSpec, lossFn: nn.MSELoss, monitor: nn.Monitor, epoch: number): Promise<MetricLine> {
   model.eval();
   const t0 = performance.now();
   const loader = new DataLoader(test, { batchSize: 250, shuffle: false, prefetch: 1 });
@@ -335,11 +335,10 @@ async function evaluate(model: nn.Module, test: { length: number; get(i: number)
   monitor.enabled = false;
   const layerRates = Object.fromEntries(await monitor.firingRates());
   monitor.clear();
-  void cfg;
   return { epoch, phase: 'test', loss: loss / batches, accuracy: correct / samples, firing_rate: rate / batches, layer_rates: layerRates, seconds: (performance.now() - t0) / 1000 };
 }
 
-async function plots(out: string, history: MetricLine[], model: nn.Module, monitor: nn.Monitor, test: { get(i: number): { x: Float32Array; shape: readonly number[]; y: number } }, data: DataSpec, cfg: TrainConfig): Promise<void> {
+async function plots(out: string, history: MetricLine[], model: nn.Module, monitor: nn.Monitor, test: { get(i: number): { x: Float32Array; shape: readonly number[]; y: number } }, data: DataSpec): Promise<void> {
   const series = (phase: string, key: 'loss' | 'accuracy') => history.filter((h) => h.phase === phase).map((h) => [h.epoch, key === 'accuracy' ? 100 * h.accuracy : h.loss] as [number, number]);
   writeFileSync(join(out, 'loss.svg'), lineChart('Loss', 'epoch', 'loss (MSE of firing rate)', [{ name: 'train', points: series('train', 'loss') }, { name: 'test', points: series('test', 'loss') }]));
   writeFileSync(join(out, 'accuracy.svg'), lineChart('Accuracy', 'epoch', 'accuracy (%)', [{ name: 'train', points: series('train', 'accuracy') }, { name: 'test', points: series('test', 'accuracy') }]));
@@ -366,5 +365,4 @@ async function plots(out: string, history: MetricLine[], model: nn.Module, monit
     writeFileSync(join(out, `raster-${name.replace(/[^\w.-]/g, '_') || 'net'}.svg`), raster(`Spikes of layer ${name} for test sample 0 (label ${s.y})`, spikes, T, neurons));
   }
   monitor.clear();
-  void cfg;
 }
