@@ -47,6 +47,21 @@ describe.each(BACKENDS)('memory on %s', (backend) => {
     await expect(t.data()).rejects.toThrow(/disposed/);
   });
 
+  it('clearing a gradient nobody read frees it at once; one the user holds stays valid', async () => {
+    const w = g.ones([1024], { requiresGrad: true });
+    g.tidy(() => w.mul(3).sum().backward());
+    const withGrad = g.memory().bytesInUse;
+    w.grad = null; // backward's gradient, never handed out
+    expect(g.memory().bytesInUse).toBe(withGrad - 4096);
+    g.tidy(() => w.mul(2).sum().backward());
+    const held = w.grad!; // handed out: the user may keep using it
+    w.grad = null;
+    expect(held.isDisposed).toBe(false);
+    expect((await held.toArray())[0]).toBe(2);
+    held.dispose();
+    w.dispose();
+  });
+
   it('views keep their storage alive after the original is disposed', async () => {
     const a = g.tensor([1, 2, 3, 4]);
     const v = a.reshape([2, 2]);

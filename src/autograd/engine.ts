@@ -59,12 +59,12 @@ function topoOrder(root: GradFn, stops: ReadonlyMap<GradFn, unknown>): GradFn[] 
 }
 
 function intoLeaf(leaf: Tensor, g: Tensor): void {
-  const cur = leaf.grad;
+  const cur = leaf._peekGrad();
   if (!cur) {
     // A leaf's .grad is the user's to mutate: it must not share memory with another gradient.
-    if (g.storage('backward').refs === 1) leaf.grad = g;
+    if (g.storage('backward').refs === 1) leaf._setPrivateGrad(g);
     else {
-      leaf.grad = untracked(() => copy(g));
+      leaf._setPrivateGrad(untracked(() => copy(g)));
       g.dispose();
     }
     return;
@@ -73,7 +73,7 @@ function intoLeaf(leaf: Tensor, g: Tensor): void {
     addInPlace(cur, g);
     g.dispose();
   } else {
-    leaf.grad = untracked(() => add(cur, g));
+    leaf._setPrivateGrad(untracked(() => add(cur, g)));
     g.dispose();
   }
 }

@@ -198,7 +198,7 @@ export abstract class Module {
   zeroGrad(setToNone = true): void {
     for (const p of this.parameters()) {
       if (setToNone) p.grad = null;
-      else p.grad?.assign(0);
+      else p._peekGrad()?.assign(0);
     }
   }
 

@@ -116,7 +116,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
   zeroGrad(setToNone = true): void {
     for (const g of this.paramGroups) {
       for (const p of g.params) {
-        const gr = p.grad;
+        const gr = p._peekGrad();
         if (!gr) continue;
         if (setToNone) p.grad = null;
         else fillInto(gr, 0, `${this.name}.zeroGrad`);
@@ -136,7 +136,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     this.paramGroups.forEach((group, gi) => this.checkOptions(group, `${this.name}.step: parameter group ${gi}`));
     for (const group of this.paramGroups) {
       for (const p of group.params) {
-        const grad = p.grad;
+        const grad = p._peekGrad();
         if (!grad) continue;
         if (grad.shape.length !== p.shape.length || grad.shape.some((d, i) => d !== p.shape[i])) {
           throw new ShapeError(`${this.name}.step: a gradient of shape ${fmtShape(grad.shape)} for a parameter of shape ${fmtShape(p.shape)}`);

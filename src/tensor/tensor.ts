@@ -23,6 +23,8 @@ export class Tensor {
   _kept = false;
   private _storage: Storage | null;
   private _grad: Tensor | null = null;
+  /** The gradient was made by backward() and never handed out: replacing it frees it at once. */
+  private _gradPrivate = false;
 
   /** @internal Use grilly.tensor() and friends. */
   constructor(storage: Storage, shape: Shape, dtype: DType, requiresGrad = false) {
@@ -74,7 +76,18 @@ export class Tensor {
   /** The gradient accumulated by backward(), or null. Assignable, as in PyTorch. */
   get grad(): Tensor | null {
     if (this._grad?.isDisposed) this._grad = null;
+    this._gradPrivate = false;
     return this._grad;
+  }
+  /** @internal .grad without handing it out (the optimizers, backward's accumulation). */
+  _peekGrad(): Tensor | null {
+    if (this._grad?.isDisposed) this._grad = null;
+    return this._grad;
+  }
+  /** @internal Sets a gradient that backward() made and nobody else holds. */
+  _setPrivateGrad(g: Tensor): void {
+    this.grad = g;
+    this._gradPrivate = true;
   }
   set grad(g: Tensor | null) {
     if (g !== null) {
@@ -84,6 +97,10 @@ export class Tensor {
         throw new ShapeError(`grad: expected shape ${fmtShape(this.shape)}, got ${fmtShape(g.shape)}`);
       }
     }
+    // A gradient backward() made and nobody read is freed now, as PyTorch frees a tensor whose
+    // last reference goes (so `p.grad = null` before a step returns its memory at once).
+    if (this._gradPrivate && this._grad && this._grad !== g) this._grad.dispose();
+    this._gradPrivate = false;
     this._grad = g;
   }
 
