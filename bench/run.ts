@@ -1,9 +1,10 @@
 // Runs grilly's benchmarks, prints a table and writes JSON.
-// Usage: tsx bench/run.ts [--suite engine] [--backend webgpu|cpu] [--elem-mib 1024] [--gemm 4096] [--quick] [--out file.json]
+// Usage: tsx bench/run.ts [--suite engine|snn|lif,onb,mlp,csnn] [--T 8,32,128] [--n 4096,8192,16384] [--backend webgpu|cpu] [--elem-mib 1024] [--gemm 4096] [--quick] [--out file.json]
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as g from '../src/index.js';
 import { engineSuite, type Row } from './engine.js';
+import { csnnSuite, lifSuite, mlpSuite, onbSuite } from './snn.js';
 
 function arg(name: string, def?: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -17,12 +18,22 @@ const info = await g.init({ backend });
 const quick = arg('quick') === 'true';
 const elemMiB = Number(arg('elem-mib', backend === 'cpu' ? '64' : String(Math.min(1024, Math.floor(info.limits.maxStorageBufferBindingSize! / 2 ** 20)))));
 const gemmN = Number(arg('gemm', backend === 'cpu' ? '512' : '4096'));
-const suite = arg('suite', 'engine');
+const suite = arg('suite', 'engine')!;
 
 const started = new Date().toISOString();
 let rows: Row[] = [];
 if (suite === 'engine') rows = await engineSuite({ elemBytes: elemMiB * 2 ** 20, gemmN, quick, sweep: arg('gemm-sweep') === 'true' });
-else throw new Error(`unknown suite ${suite}`);
+else {
+  const list = (name: string, def: string) => arg(name, def)!.split(',').map(Number);
+  const want = suite === 'snn' ? ['lif', 'onb', 'mlp', 'csnn'] : suite.split(',');
+  for (const s of want) {
+    if (s === 'lif') rows.push(...(await lifSuite(list('T', '8,32,128'), quick)));
+    else if (s === 'onb') rows.push(...(await onbSuite(list('n', quick ? '1024' : '4096,8192,16384'), quick, quick ? 50 : 500)));
+    else if (s === 'mlp') rows.push(...(await mlpSuite(quick)));
+    else if (s === 'csnn') rows.push(...(await csnnSuite(quick, 4, quick ? 32 : 128)));
+    else throw new Error(`unknown suite ${s} (engine, snn, lif, onb, mlp, csnn)`);
+  }
+}
 
 const w = Math.max(...rows.map((r) => r.name.length));
 console.log(`grilly bench — ${suite} — ${info.summary} — ${started}`);

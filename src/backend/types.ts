@@ -126,6 +126,8 @@ export interface Backend {
   /** Resolves when all submitted work has finished. */
   sync(): Promise<void>;
   memory(): MemoryInfo;
+  /** Restarts peakBytesInUse from the bytes in use now. */
+  resetPeak(): void;
   /** memory().bytesInUse without building the object (checked after every allocation). */
   readonly bytesInUse: number;
   stats(): EngineStats;

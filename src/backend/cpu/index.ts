@@ -33,6 +33,9 @@ export class CpuBackend implements Backend {
   closed = false;
   private inUse = 0;
   private peak = 0;
+  resetPeak(): void {
+    this.peak = this.inUse;
+  }
   private count = 0;
   private readonly st: EngineStats = { dispatches: 0, kernels: {}, submits: 0, reads: 0, writes: 0, pipelines: 0 };
 

@@ -83,6 +83,9 @@ export class WebGPUBackend implements Backend {
   private readonly readPool = new BufferPool<GPUBuffer>();
   private toDestroy: GPUBuffer[] = [];
   private peak = 0;
+  resetPeak(): void {
+    this.peak = this.bytesInUse;
+  }
   private deferred: string | null = null;
   private lostReason: string | null = null;
   private readonly st: EngineStats = { dispatches: 0, kernels: {}, submits: 0, reads: 0, writes: 0, pipelines: 0 };
