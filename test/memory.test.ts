@@ -57,7 +57,7 @@ describe.each(BACKENDS)('memory on %s', (backend) => {
     const held = w.grad!; // handed out: the user may keep using it
     w.grad = null;
     expect(held.isDisposed).toBe(false);
-    expect((await held.toArray())[0]).toBe(2);
+    expect((await held.data())[0]).toBe(2);
     held.dispose();
     w.dispose();
   });

@@ -130,6 +130,8 @@ export interface Backend {
   resetPeak(): void;
   /** memory().bytesInUse without building the object (checked after every allocation). */
   readonly bytesInUse: number;
+  /** Bytes taken from the device: in use plus pooled (what a new allocation may grow). */
+  readonly bytesReserved: number;
   stats(): EngineStats;
   /** Returns pooled memory to the device. */
   emptyCache(): void;

@@ -111,9 +111,10 @@ export function disposedError(what: string, op: string): StateError {
 
 // ---- GC pressure -----------------------------------------------------------------------------
 // V8 cannot see GPU memory, so a loop that drops tensors without dispose() could fill the GPU
-// before V8 feels any need to collect. When device memory in use grows by a step, we collect
-// now, and (where V8 offers cleanupSome) run the finalizers at once, so even a loop that never
-// awaits gets its memory back.
+// before V8 feels any need to collect. When the memory taken from the device grows by a step
+// (allocations the pool could not serve), we collect now, and (where V8 offers cleanupSome) run
+// the finalizers at once, so even a loop that never awaits gets its memory back. A loop whose
+// allocations the pool serves never pays for a collection (a full GC costs milliseconds).
 let gcFn: (() => void) | null | undefined;
 let lastGcBytes = 0;
 const GC_STEP = 256 * 2 ** 20;
@@ -139,13 +140,13 @@ export async function setupGc(): Promise<void> {
   }
 }
 
-/** Called after each device allocation with the bytes now in use. */
-export function allocationPressure(bytesInUse: number): void {
+/** Called after each device allocation with the bytes now taken from the device. */
+export function allocationPressure(bytesReserved: number): void {
   if (!gcFn) return;
-  if (bytesInUse < lastGcBytes) lastGcBytes = bytesInUse;
-  else if (bytesInUse - lastGcBytes > Math.max(GC_STEP, lastGcBytes / 2)) {
+  if (bytesReserved < lastGcBytes) lastGcBytes = bytesReserved;
+  else if (bytesReserved - lastGcBytes > Math.max(GC_STEP, lastGcBytes / 2)) {
     gcFn();
     finalizer.cleanupSome?.();
-    lastGcBytes = bytesInUse;
+    lastGcBytes = bytesReserved;
   }
 }

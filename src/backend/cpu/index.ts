@@ -99,6 +99,7 @@ export class CpuBackend implements Backend {
     return { bytesInUse: this.inUse, bytesPooled: 0, peakBytesInUse: this.peak, buffers: this.count };
   }
   get bytesInUse(): number { return this.inUse; }
+  get bytesReserved(): number { return this.inUse; }
   stats(): EngineStats { return { ...this.st, kernels: { ...this.st.kernels } }; }
   emptyCache(): void {}
   shutdown(): void { this.closed = true; }

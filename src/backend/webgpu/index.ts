@@ -413,6 +413,9 @@ export class WebGPUBackend implements Backend {
   get bytesInUse(): number {
     return this.mem.bytesInUse + this.memPersistent.bytesInUse;
   }
+  get bytesReserved(): number {
+    return this.mem.bytesTotal + this.memPersistent.bytesTotal;
+  }
 
   stats(): EngineStats {
     return { ...this.st, kernels: { ...this.st.kernels } };
