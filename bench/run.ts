@@ -4,7 +4,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as g from '../src/index.js';
 import { engineSuite, type Row } from './engine.js';
-import { csnnSuite, lifSuite, mlpSuite, onbSuite } from './snn.js';
+import { measure, workloads } from './snn.js';
 
 function arg(name: string, def?: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -24,15 +24,9 @@ const started = new Date().toISOString();
 let rows: Row[] = [];
 if (suite === 'engine') rows = await engineSuite({ elemBytes: elemMiB * 2 ** 20, gemmN, quick, sweep: arg('gemm-sweep') === 'true' });
 else {
-  const list = (name: string, def: string) => arg(name, def)!.split(',').map(Number);
-  const want = suite === 'snn' ? ['lif', 'onb', 'mlp', 'csnn'] : suite.split(',');
-  for (const s of want) {
-    if (s === 'lif') rows.push(...(await lifSuite(list('T', '8,32,128'), quick)));
-    else if (s === 'onb') rows.push(...(await onbSuite(list('n', quick ? '1024' : '4096,8192,16384'), quick, quick ? 50 : 500)));
-    else if (s === 'mlp') rows.push(...(await mlpSuite(quick)));
-    else if (s === 'csnn') rows.push(...(await csnnSuite(quick, 4, quick ? 32 : 128)));
-    else throw new Error(`unknown suite ${s} (engine, snn, lif, onb, mlp, csnn)`);
-  }
+  const list = (name: string) => arg(name)?.split(',').map(Number);
+  const names = suite === 'snn' ? ['lif', 'onb', 'mlp', 'csnn'] : suite.split(',');
+  for (const make of workloads(names, quick, { T: list('T'), n: list('n') })) rows.push(await measure(make()));
 }
 
 const w = Math.max(...rows.map((r) => r.name.length));

@@ -20,6 +20,18 @@ export interface SnnRow extends Row {
   peakBytes: number;
 }
 
+/** One workload at one size: a step to repeat, and what frees its tensors. */
+export interface Workload {
+  workload: string;
+  size: string;
+  step: () => void;
+  dispose: () => void;
+  /** Timing: iterations per batch and batches. */
+  iters: number;
+  reps: number;
+  detail: (ms: number) => string;
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** ms per call: median over `reps` batches of `iters` calls, after one warm-up batch. */
@@ -35,7 +47,7 @@ export async function timeSteps(iters: number, reps: number, step: () => void): 
   return median(ts);
 }
 
-/** Peak bytes held by live tensors during one call of step, above what was held before. */
+/** Peak bytes held by live tensors during one call of step (what was held before included). */
 async function peakOf(step: () => void): Promise<number> {
   await g.sync();
   const be = currentBackend('bench');
@@ -45,126 +57,136 @@ async function peakOf(step: () => void): Promise<number> {
   return be.memory().peakBytesInUse;
 }
 
-function row(workload: string, size: string, ms: number, peakBytes: number, detail: string): SnnRow {
-  return { workload, size, ms, peakBytes, name: `${workload} ${size}`, value: ms, unit: 'ms', detail: `${detail}; peak ${(peakBytes / 2 ** 20).toFixed(0)} MiB` };
-}
-
 const atan = () => new nn.ATan();
+const freeParams = (m: nn.Module) => {
+  resetNet(m);
+  for (const p of m.parameters()) {
+    p.grad = null;
+    p.dispose();
+  }
+};
 
-export async function lifSuite(Ts: number[], quick: boolean): Promise<SnnRow[]> {
-  const rows: SnnRow[] = [];
+export function lifWorkload(T: number, quick: boolean): Workload {
   const N = quick ? 2 ** 16 : 2 ** 20;
-  for (const T of Ts) {
-    const node = new nn.LIFNode({ tau: 2, decayInput: true, vReset: 0, surrogateFunction: atan(), stepMode: 'm' });
-    const x = g.tidy(() => g.rand([T, N]).mul(2));
-    x.requiresGrad = true;
-    const gy = g.rand([T, N]);
-    const step = () =>
+  const node = new nn.LIFNode({ tau: 2, decayInput: true, vReset: 0, surrogateFunction: atan(), stepMode: 'm' });
+  const x = g.tidy(() => g.rand([T, N]).mul(2));
+  x.requiresGrad = true;
+  const gy = g.rand([T, N]);
+  return {
+    workload: 'lif', size: `T=${T}`, iters: quick ? 3 : 20, reps: 5,
+    step: () =>
       g.tidy(() => {
         node.reset();
         x.grad = null;
         node.forward(x).backward(gy);
-      });
-    const ms = await timeSteps(quick ? 3 : 20, 5, step);
-    const peak = await peakOf(step);
-    rows.push(row('lif', `T=${T}`, ms, peak, `N=${N}, ${((5 * T * N * 4) / (ms * 1e-3) / 1e12).toFixed(2)} TB/s at 5 passes`));
-    x.dispose();
-    gy.dispose();
-    node.reset();
-    g.emptyCache();
-  }
-  return rows;
+      }),
+    dispose: () => {
+      x.grad = null;
+      x.dispose();
+      gy.dispose();
+      node.reset();
+    },
+    detail: (ms) => `N=${N}, ${((5 * T * N * 4) / (ms * 1e-3) / 1e12).toFixed(2)} TB/s at 5 passes`,
+  };
 }
 
-export async function onbSuite(ns: number[], quick: boolean, T = 500, B = 16): Promise<SnnRow[]> {
-  const rows: SnnRow[] = [];
-  for (const n of ns) {
-    g.manualSeed(0);
-    const model = new nn.Sequential(new nn.Linear(n, n), new nn.LIFNode({ tau: 5, surrogateFunction: atan(), stepMode: 'm' }));
-    const x = g.rand([T, B, n]);
-    const step = () =>
+export function onbWorkload(n: number, quick: boolean, T = 500, B = 16): Workload {
+  g.manualSeed(0);
+  const model = new nn.Sequential(new nn.Linear(n, n), new nn.LIFNode({ tau: 5, surrogateFunction: atan(), stepMode: 'm' }));
+  const x = g.rand([T, B, n]);
+  return {
+    workload: 'onb', size: `n=${n}`, iters: quick ? 1 : n >= 16384 ? 3 : 5, reps: quick ? 2 : 5,
+    step: () =>
       g.tidy(() => {
         resetNet(model);
         for (const p of model.parameters()) p.grad = null;
-        model.forward(x).sum().backward();
-      });
-    const ms = await timeSteps(quick ? 1 : n >= 16384 ? 3 : 5, quick ? 2 : 5, step);
-    const peak = await peakOf(step);
-    const tflops = (2 * 2 * T * B * n * n) / (ms * 1e-3) / 1e12;
-    rows.push(row('onb', `n=${n}`, ms, peak, `T=${T}, batch ${B}, GEMMs at ${tflops.toFixed(1)} TFLOP/s`));
-    x.dispose();
-    resetNet(model);
-    for (const p of model.parameters()) {
-      p.grad = null;
-      p.dispose();
-    }
-    g.emptyCache();
-  }
-  return rows;
+        // As PyTorch's model(x).sum().backward(): the spikes go once summed.
+        const out = model.forward(x);
+        const loss = out.sum();
+        out.dispose();
+        loss.backward();
+      }),
+    dispose: () => {
+      x.dispose();
+      freeParams(model);
+    },
+    detail: (ms) => `T=${T}, batch ${B}, GEMMs at ${((2 * 2 * T * B * n * n) / (ms * 1e-3) / 1e12).toFixed(1)} TFLOP/s`,
+  };
 }
 
-function oneHotTargets(B: number): g.Tensor {
-  return g.randint(0, 10, [B]).oneHot(10);
-}
-
-export async function mlpSuite(quick: boolean, T = 16, B = 256): Promise<SnnRow[]> {
-  g.manualSeed(0);
-  const lif = () => new nn.LIFNode({ tau: 2, surrogateFunction: atan(), detachReset: true, stepMode: 'm' });
-  const model = new nn.Sequential(new nn.Linear(784, 256), lif(), new nn.Linear(256, 10), lif());
+function trainingStep(model: nn.Module, x: () => g.Tensor, B: number): { step: () => void; dispose: () => void } {
   const opt = new AdamW(model.parameters(), { lr: 1e-3 });
-  const img = g.rand([B, 784]);
-  const target = oneHotTargets(B);
+  const target = g.randint(0, 10, [B]).oneHot(10);
   const lossFn = new nn.MSELoss();
-  const step = () =>
-    g.tidy(() => {
-      const x = g.rand([T, B, 784]).lt(img);
-      const out = model.forward(x).mean(0);
-      const loss = lossFn.forward(out, target);
+  return {
+    step: () =>
+      g.tidy(() => {
+        const out = model.forward(x()).mean(0);
+        const loss = lossFn.forward(out, target);
+        opt.zeroGrad();
+        loss.backward();
+        opt.step();
+        resetNet(model);
+      }),
+    dispose: () => {
+      target.dispose();
       opt.zeroGrad();
-      loss.backward();
-      opt.step();
-      resetNet(model);
-    });
-  const ms = await timeSteps(quick ? 3 : 50, 5, step);
-  const peak = await peakOf(step);
-  const kernels = dispatchesPer(step);
-  return [row('mlp', `T=${T} B=${B}`, ms, peak, `${kernels} dispatches per step`)];
+      freeParams(model);
+    },
+  };
 }
 
-export async function csnnSuite(quick: boolean, T = 4, B = 128): Promise<SnnRow[]> {
+const lif2 = () => new nn.LIFNode({ tau: 2, surrogateFunction: atan(), detachReset: true, stepMode: 'm' });
+
+export function mlpWorkload(quick: boolean, T = 16, B = 256): Workload {
   g.manualSeed(0);
-  const lif = () => new nn.LIFNode({ tau: 2, surrogateFunction: atan(), detachReset: true, stepMode: 'm' });
+  const model = new nn.Sequential(new nn.Linear(784, 256), lif2(), new nn.Linear(256, 10), lif2());
+  const img = g.rand([B, 784]);
+  const { step, dispose } = trainingStep(model, () => g.rand([T, B, 784]).lt(img), B);
+  return { workload: 'mlp', size: `T=${T},B=${B}`, iters: quick ? 3 : 50, reps: 5, step, dispose: () => (img.dispose(), dispose()), detail: () => '' };
+}
+
+export function csnnWorkload(quick: boolean, T = 4, B = 128): Workload {
+  g.manualSeed(0);
   const ch = 128;
   const model = new nn.Sequential(
     new nn.SeqToANNContainer(new nn.Conv2d(1, ch, 3, { padding: 1, bias: false }), new nn.BatchNorm2d(ch)),
-    lif(),
+    lif2(),
     new nn.SeqToANNContainer(new nn.MaxPool2d(2), new nn.Conv2d(ch, ch, 3, { padding: 1, bias: false }), new nn.BatchNorm2d(ch)),
-    lif(),
+    lif2(),
     new nn.SeqToANNContainer(new nn.MaxPool2d(2), new nn.Flatten(), new nn.Linear(ch * 7 * 7, 10)),
-    lif(),
+    lif2(),
   );
-  const opt = new AdamW(model.parameters(), { lr: 1e-3 });
   const img = g.rand([B, 1, 28, 28]);
-  const target = oneHotTargets(B);
-  const lossFn = new nn.MSELoss();
-  const step = () =>
-    g.tidy(() => {
-      const x = img.unsqueeze(0).expand([T, B, 1, 28, 28]);
-      const out = model.forward(x).mean(0);
-      const loss = lossFn.forward(out, target);
-      opt.zeroGrad();
-      loss.backward();
-      opt.step();
-      resetNet(model);
-    });
-  const ms = await timeSteps(quick ? 2 : 20, 5, step);
-  const peak = await peakOf(step);
-  const kernels = dispatchesPer(step);
-  return [row('csnn', `T=${T} B=${B}`, ms, peak, `${kernels} dispatches per step`)];
+  const { step, dispose } = trainingStep(model, () => img.unsqueeze(0).expand([T, B, 1, 28, 28]), B);
+  return { workload: 'csnn', size: `T=${T},B=${B}`, iters: quick ? 2 : 20, reps: 5, step, dispose: () => (img.dispose(), dispose()), detail: () => '' };
 }
 
 function dispatchesPer(step: () => void): number {
   const before = g.stats().dispatches;
   step();
   return g.stats().dispatches - before;
+}
+
+/** Times a workload, measures its peak memory, frees it. */
+export async function measure(w: Workload): Promise<SnnRow> {
+  const ms = await timeSteps(w.iters, w.reps, w.step);
+  const peakBytes = await peakOf(w.step);
+  const kernels = dispatchesPer(w.step);
+  await g.sync();
+  w.dispose();
+  g.emptyCache();
+  const detail = [w.detail(ms), `${kernels} dispatches per step`, `peak ${(peakBytes / 2 ** 20).toFixed(0)} MiB`].filter(Boolean).join('; ');
+  return { workload: w.workload, size: w.size, ms, peakBytes, name: `${w.workload} ${w.size}`, value: ms, unit: 'ms', detail };
+}
+
+/** The workloads named (lif, onb, mlp, csnn) at the sizes of issue 7 (small ones with quick). */
+export function* workloads(names: string[], quick: boolean, opts: { T?: number[]; n?: number[] } = {}): Generator<() => Workload> {
+  for (const s of names) {
+    if (s === 'lif') for (const T of opts.T ?? [8, 32, 128]) yield () => lifWorkload(T, quick);
+    else if (s === 'onb') for (const n of opts.n ?? (quick ? [1024] : [4096, 8192, 16384])) yield () => onbWorkload(n, quick, quick ? 50 : 500);
+    else if (s === 'mlp') yield () => mlpWorkload(quick);
+    else if (s === 'csnn') yield () => csnnWorkload(quick, 4, quick ? 32 : 128);
+    else throw new Error(`unknown workload ${s} (lif, onb, mlp, csnn)`);
+  }
 }

@@ -9,7 +9,7 @@ import { BackendError, StateError } from '../../errors.js';
 import { BufferPool, SlabAllocator, sizeClass, type Chunk } from './pool.js';
 
 // Numeric values of GPUBufferUsage / GPUMapMode, so no globals need installing in Node.
-const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
+const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80, QUERY_RESOLVE: 0x200 } as const;
 const MAP_READ = 0x1;
 const COMPUTE_STAGE = 0x4;
 
@@ -82,6 +82,7 @@ export class WebGPUBackend implements Backend {
   private readonly memPersistent: SlabAllocator<GPUBuffer>;
   private readonly readPool = new BufferPool<GPUBuffer>();
   private toDestroy: GPUBuffer[] = [];
+  private prof: Profiler | null = null;
   private peak = 0;
   resetPeak(): void {
     this.peak = this.bytesInUse;
@@ -264,6 +265,14 @@ export class WebGPUBackend implements Backend {
     k.uniforms(p, this.uwriter.at(off));
     const lay = pe.layout;
     const bg = lay.dynamic ? this.slabBindGroup(lay, ins, outs) : this.fixedBindGroup(lay, ins, outs);
+    const prof = this.prof;
+    if (prof) {
+      if (prof.used >= PROFILE_SLOTS) this.flush();
+      this.endPass();
+      prof.labels.push(key);
+      const i = prof.used++;
+      this.pass = this.enc().beginComputePass({ timestampWrites: { querySet: prof.qs, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+    }
     const pass = this.computePass();
     if (this.lastPipeline !== pe.pipeline) {
       pass.setPipeline(pe.pipeline);
@@ -278,6 +287,7 @@ export class WebGPUBackend implements Backend {
     }
     pass.setBindGroup(0, bg, o, 0, n);
     pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+    if (prof) this.endPass();
     this.st.dispatches++;
     this.st.kernels[k.name] = (this.st.kernels[k.name] ?? 0) + 1;
     this.bump();
@@ -384,7 +394,32 @@ export class WebGPUBackend implements Backend {
       const q = this.device.queue;
       if (this.uused) q.writeBuffer(this.ubuf, 0, this.ustage, 0, this.uused);
       if (this.upused) q.writeBuffer(this.upbuf, 0, this.upstage, 0, this.upused);
+      const prof = this.prof;
+      let readback: (() => void) | null = null;
+      if (prof && prof.used) {
+        const n = prof.used, labels = prof.labels;
+        const dst = this.device.createBuffer({ size: n * 16, usage: USAGE.MAP_READ | USAGE.COPY_DST });
+        this.encoder.resolveQuerySet(prof.qs, 0, 2 * n, prof.resolve, 0);
+        this.encoder.copyBufferToBuffer(prof.resolve, 0, dst, 0, n * 16);
+        prof.used = 0;
+        prof.labels = [];
+        readback = () => {
+          prof.pending.push(
+            dst.mapAsync(MAP_READ).then(() => {
+              const ts = new BigInt64Array(dst.getMappedRange());
+              for (let i = 0; i < n; i++) {
+                const e = (prof.totals[labels[i]!] ??= { ms: 0, count: 0 });
+                e.ms += Number(ts[2 * i + 1]! - ts[2 * i]!) / 1e6;
+                e.count++;
+              }
+              dst.unmap();
+              dst.destroy();
+            }),
+          );
+        };
+      }
       q.submit([this.encoder.finish()]);
+      readback?.();
       this.st.submits++;
       this.encoder = null;
       this.pending = 0;
@@ -403,6 +438,31 @@ export class WebGPUBackend implements Backend {
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
     this.throwDeferred('sync');
+  }
+
+  /**
+   * Times every dispatch on the GPU from now on (each in its own compute pass with timestamp
+   * queries; slower, for finding where time goes). Needs the timestamp-query feature.
+   */
+  startProfile(): void {
+    if (this.prof) return;
+    if (!this.device.features.has('timestamp-query')) throw new BackendError('webgpu: profiling needs the timestamp-query feature, which this adapter lacks');
+    this.flush();
+    const qs = this.device.createQuerySet({ type: 'timestamp', count: 2 * PROFILE_SLOTS });
+    const resolve = this.device.createBuffer({ size: 16 * PROFILE_SLOTS, usage: USAGE.QUERY_RESOLVE | USAGE.COPY_SRC });
+    this.prof = { qs, resolve, used: 0, labels: [], pending: [], totals: {} };
+  }
+
+  /** Stops profiling; GPU milliseconds and dispatch counts by kernel (name|variant). */
+  async stopProfile(): Promise<Record<string, { ms: number; count: number }>> {
+    const prof = this.prof;
+    if (!prof) return {};
+    this.flush();
+    this.prof = null;
+    await Promise.all(prof.pending);
+    prof.qs.destroy();
+    prof.resolve.destroy();
+    return prof.totals;
   }
 
   memory(): MemoryInfo {
@@ -440,6 +500,17 @@ export class WebGPUBackend implements Backend {
       this.device.destroy();
     }
   }
+}
+
+/** Dispatches timed per submit while profiling. */
+const PROFILE_SLOTS = 2048;
+interface Profiler {
+  qs: GPUQuerySet;
+  resolve: GPUBuffer;
+  used: number;
+  labels: string[];
+  pending: Promise<void>[];
+  totals: Record<string, { ms: number; count: number }>;
 }
 
 // GRILLY_DUMP_WGSL=<dir> writes every compiled kernel there, for debugging.
