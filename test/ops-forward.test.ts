@@ -3,6 +3,8 @@ import { describe, expect, test } from 'vitest';
 import * as grilly from '../src/index.js';
 import type { Tensor } from '../src/index.js';
 import * as R from './ref.js';
+import { gemm, gemmSplitK, gemmTuning } from '../src/ops/matmul.js';
+import { linear } from '../src/ops/linear.js';
 import type { Ref } from './ref.js';
 import {
   BACKENDS, T, TI, expectClose, expectExact, expectTensor, initBackend, randArray, randAway, randDistinct, randInts, useBackend,
@@ -584,6 +586,32 @@ describe.each(BACKENDS)('ops forward [%s]', (backend) => {
       await expectTensor(grilly.matmul(T(a), T(b)), R.matmul(a, b), mmTol(7), 'batched 256x(9x7@7x11)');
       const c = randArray([64, 130, 20], 3), d = randArray([20, 132], 4);
       await expectTensor(T(c).matmul(T(d)), R.matmul(c, d), mmTol(20), '[64,130,20]@[20,132]');
+    });
+
+    test('split-K weight gradient (Aᵀ·B with a long K) equals the reference and the unsplit path', async () => {
+      const K = 2048, M = 10, N = 70;
+      const p = { M, N, K, batch: 1, strideA: 0, strideB: 0, transA: true, transB: false };
+      expect(gemmSplitK(p)).toBeGreaterThan(1);
+      const gy = randArray([K, M], 90), x = randArray([K, N], 91);
+      const ref = R.matmul(R.transpose(gy, 0, 1), x);
+      const split = gemm('test', T(gy), T(x), p, [M, N]);
+      await expectTensor(split, ref, mmTol(K), 'split-K');
+      const saved = gemmTuning.splitTiles;
+      gemmTuning.splitTiles = 0;
+      try {
+        expect(gemmSplitK(p)).toBe(1);
+        await expectTensor(gemm('test', T(gy), T(x), p, [M, N]), ref, mmTol(K), 'unsplit');
+      } finally {
+        gemmTuning.splitTiles = saved;
+      }
+    });
+
+    test('linear with the bias fused into the GEMM (vec4 and scalar stores) equals x·Wᵀ + b', async () => {
+      for (const [rows, inF, outF] of [[37, 20, 8], [130, 33, 7], [5, 4, 132]] as const) {
+        const x = randArray([rows, inF], rows), w = randArray([outF, inF], inF), b = randArray([outF], outF);
+        const ref = R.add(R.matmul(x, R.transpose(w, 0, 1)), b);
+        await expectTensor(linear(T(x), T(w), T(b)), ref, mmTol(inF), `linear ${rows}x${inF}→${outF}`);
+      }
     });
 
     test('batch larger than one grid dimension (70000 small products)', async () => {

@@ -4,7 +4,6 @@
 import { DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { attach, needsGrad } from '../autograd/node.js';
 import { Tensor } from '../tensor/tensor.js';
-import { add } from './elementwise.js';
 import { gemm } from './matmul.js';
 import { sum } from './reduce.js';
 import { reshape } from './view.js';
@@ -21,13 +20,9 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, na
   const lead = x.shape.slice(0, -1);
   const rows = lead.reduce((a, b) => a * b, 1);
   const x2 = x.view_([rows, inF]);
-  let y = gemm(name, x2, weight, { M: rows, N: outF, K: inF, batch: 1, strideA: 0, strideB: 0, transA: false, transB: true }, [rows, outF]);
+  // The bias rides in the GEMM's epilogue: no second pass over the output.
+  const y = gemm(name, x2, weight, { M: rows, N: outF, K: inF, batch: 1, strideA: 0, strideB: 0, transA: false, transB: true }, [rows, outF], bias ?? undefined);
   x2.dispose();
-  if (bias) {
-    const yb = add(y, bias.detach());
-    y.dispose();
-    y = yb;
-  }
   const out = y.view_([...lead, outF]);
   y.dispose();
   if (needsGrad(x, weight, bias)) {

@@ -9,7 +9,7 @@ import { attach, needsGrad } from '../autograd/node.js';
 import { broadcastShapes, numel } from '../shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { PRELUDE, launch, launchInto } from './kernel.js';
-import { sumTo } from './reduce.js';
+import { sum, sumTo } from './reduce.js';
 import { expandTo, reshape } from './view.js';
 
 export interface GemmParams {
@@ -26,6 +26,8 @@ export interface GemmParams {
   /** The batches this dispatch computes: [batchOffset, batchOffset + batchCount). */
   batchOffset?: number;
   batchCount?: number;
+  /** A third input, a row vector of N added to every row of C (Linear's bias). */
+  bias?: boolean;
 }
 
 /** Batches per dispatch: the grid's z dimension is capped at 65535. */
@@ -41,6 +43,7 @@ interface Variant extends GemmParams {
 
 function gemmCpu(ins: CpuView[], outs: CpuView[], p: GemmParams): void {
   const A = ins[0]!.f32, B = ins[1]!.f32, C = outs[0]!.f32;
+  const bias = p.bias ? ins[2]!.f32 : null;
   const { M, N, K } = p;
   const row = new Float64Array(N);
   const b0 = p.batchOffset ?? 0;
@@ -56,7 +59,7 @@ function gemmCpu(ins: CpuView[], outs: CpuView[], p: GemmParams): void {
             const ai = ao + i * K;
             for (let k = 0; k < K; k++) s += A[ai + k]! * B[bj + k]!;
           }
-          C[co + i * N + j] = s;
+          C[co + i * N + j] = bias ? Math.fround(s) + bias[j]! : s;
         }
       } else {
         row.fill(0);
@@ -66,7 +69,7 @@ function gemmCpu(ins: CpuView[], outs: CpuView[], p: GemmParams): void {
           const bk = bo + k * N;
           for (let j = 0; j < N; j++) row[j]! += a * B[bk + j]!;
         }
-        for (let j = 0; j < N; j++) C[co + i * N + j] = row[j]!;
+        for (let j = 0; j < N; j++) C[co + i * N + j] = bias ? Math.fround(row[j]!) + bias[j]! : row[j]!;
       }
     }
   }
@@ -116,8 +119,8 @@ function gemmWgsl(v: Variant): string {
         const accI = (gi * 4 + e) * G + gj;
         storeC += `  { let m = m0 + ${gi * 64}u + ty * 4u + ${e}u; let n = n0 + ${gj * 64}u + tx * 4u;
     if (m < M) {\n`;
-        if (v.vecC) storeC += `      if (n < N) { C[(cBase + m * N + n) / 4u] = acc[${accI}]; }\n`;
-        else storeC += `      for (var q = 0u; q < 4u; q++) { if (n + q < N) { C[cBase + m * N + n + q] = acc[${accI}][q]; } }\n`;
+        if (v.vecC) storeC += `      if (n < N) { C[(cBase + m * N + n) / 4u] = acc[${accI}]${v.bias ? ' + Bias[n / 4u]' : ''}; }\n`;
+        else storeC += `      for (var q = 0u; q < 4u; q++) { if (n + q < N) { C[cBase + m * N + n + q] = acc[${accI}][q]${v.bias ? ' + Bias[n + q]' : ''}; } }\n`;
         storeC += `    } }\n`;
       }
     }
@@ -145,7 +148,7 @@ function gemmWgsl(v: Variant): string {
   return `${PRELUDE}
 @group(0) @binding(1) var<storage, read> A: array<${aT}>;
 @group(0) @binding(2) var<storage, read> B: array<${bT}>;
-@group(0) @binding(3) var<storage, read_write> C: array<${cT}>;
+${v.bias ? `@group(0) @binding(3) var<storage, read> Bias: array<${cT}>;\n` : ''}@group(0) @binding(${v.bias ? 4 : 3}) var<storage, read_write> C: array<${cT}>;
 var<workgroup> As: array<vec4<f32>, ${BK * TV}>;
 var<workgroup> Bs: array<vec4<f32>, ${BK * TV}>;
 
@@ -188,7 +191,7 @@ ${storeC}}
 }
 
 /** @internal Tuning knobs for benchmarks (bench/ sweeps them); null = the heuristic. */
-export const gemmTuning: { rm: 4 | 8 | null; bk: 8 | 16 } = { rm: null, bk: 8 };
+export const gemmTuning: { rm: 4 | 8 | null; bk: 8 | 16; splitTiles: number; splitBytes: number } = { rm: null, bk: 8, splitTiles: 528, splitBytes: 256 * 2 ** 20 };
 
 function variant(p: GemmParams): Variant {
   // Big tiles when there are enough of them to fill the device; smaller ones otherwise.
@@ -205,7 +208,7 @@ export const gemmKernel: Kernel<GemmParams> = {
   readsOutputs: true, // batch chunks fill part of the output
   key: (p) => {
     const v = variant(p);
-    return `${v.transA ? 'T' : 'N'}${v.transB ? 'T' : 'N'}|${v.rm}|${v.bk}|${+v.vecA}${+v.vecB}${+v.vecC}`;
+    return `${v.transA ? 'T' : 'N'}${v.transB ? 'T' : 'N'}|${v.rm}|${v.bk}|${+v.vecA}${+v.vecB}${+v.vecC}${v.bias ? '|b' : ''}`;
   },
   cpu: gemmCpu,
   wgsl: (p) => gemmWgsl(variant(p)),
@@ -216,8 +219,36 @@ export const gemmKernel: Kernel<GemmParams> = {
   uniforms: (p, u) => void u.u32(p.M).u32(p.N).u32(p.K).u32(p.strideA).u32(p.strideB).u32(p.batchOffset ?? 0),
 };
 
+/**
+ * Splits of K for Aᵀ·B with a long K and few output tiles (weight gradients: M, N = features,
+ * K = batch × time): the K-chunks are contiguous row blocks of both operands, so each split is a
+ * batch entry, and a sum over the splits finishes. Returns 1 when it does not pay.
+ */
+export function gemmSplitK(p: GemmParams): number {
+  if (!p.transA || p.transB || p.batch !== 1 || p.strideA !== 0 || p.strideB !== 0) return 1;
+  const tiles = Math.ceil(p.M / 64) * Math.ceil(p.N / 64);
+  if (tiles >= gemmTuning.splitTiles / 2 || p.K < 512) return 1;
+  const maxS = Math.min(Math.ceil(gemmTuning.splitTiles / tiles), Math.floor(p.K / 128), Math.floor(gemmTuning.splitBytes / (4 * p.M * p.N)), 64);
+  for (let s = maxS; s > 1; s--) if (p.K % s === 0) return s;
+  return 1;
+}
+
 /** C = op(A)·op(B) for tensors already laid out as GEMM operands (no autograd). */
-export function gemm(op: string, a: Tensor, b: Tensor, p: GemmParams, outShape: readonly number[]): Tensor {
+export function gemm(op: string, a: Tensor, b: Tensor, p: GemmParams, outShape: readonly number[], bias?: Tensor): Tensor {
+  if (bias) {
+    if (p.batch !== 1) throw new ShapeError(`${op}: a fused bias needs batch 1, got ${p.batch}`);
+    return launch(op, gemmKernel, [a, b, bias], outShape, 'float32', { ...p, bias: true });
+  }
+  const S = gemmSplitK(p);
+  if (S > 1) {
+    const K = p.K / S;
+    const part = launch(op, gemmKernel, [a, b], [S, p.M * p.N], 'float32', { ...p, K, batch: S, strideA: K * p.M, strideB: K * p.N });
+    const out = sum(part, 0);
+    part.dispose();
+    const shaped = out.view_(outShape);
+    out.dispose();
+    return shaped;
+  }
   if (p.batch <= MAX_Z) return launch(op, gemmKernel, [a, b], outShape, 'float32', p);
   const out = Tensor.empty(outShape, 'float32', op, a.backend, [a, b]);
   for (let off = 0; off < p.batch; off += MAX_Z) {

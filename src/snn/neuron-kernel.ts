@@ -190,9 +190,9 @@ function makeKernel(backward: boolean): Kernel<NeuronParams> {
     readsOutputs: false,
     cpu: (ins: CpuView[], outs: CpuView[], p) => {
       const key = variantKey(p, backward);
-      const pl = plan(p);
+      const pl = buffersOf(p, backward);
       let fn = jsCache.get((backward ? 'b|' : 'f|') + key);
-      if (!fn) jsCache.set((backward ? 'b|' : 'f|') + key, (fn = jsOf(pl, backward)));
+      if (!fn) jsCache.set((backward ? 'b|' : 'f|') + key, (fn = jsOf(plan(p), backward)));
       const bufs: Record<string, Float32Array> = {};
       pl.inputs.forEach((b, i) => (bufs[b] = ins[i]!.f32));
       pl.outputs.forEach((b, i) => (bufs[b] = outs[i]!.f32));
@@ -207,12 +207,22 @@ function makeKernel(backward: boolean): Kernel<NeuronParams> {
 export const neuronForwardKernel = makeKernel(false);
 export const neuronBackwardKernel = makeKernel(true);
 
+// Plans depend only on the variant; parsing their expressions costs more than a dispatch.
+const bufferCache = new Map<string, { inputs: string[]; outputs: string[] }>();
+function buffersOf(p: NeuronParams, backward: boolean): { inputs: string[]; outputs: string[] } {
+  const key = (backward ? 'b|' : 'f|') + variantKey(p, backward);
+  let b = bufferCache.get(key);
+  if (!b) {
+    const { inputs, outputs } = backward ? backwardPlan(p) : forwardPlan(p);
+    bufferCache.set(key, (b = { inputs, outputs }));
+  }
+  return b;
+}
+
 /** The buffers each kernel binds, in order (for the op that launches it). */
 export function forwardBuffers(p: NeuronParams): { inputs: string[]; outputs: string[] } {
-  const { inputs, outputs } = forwardPlan(p);
-  return { inputs, outputs };
+  return buffersOf(p, false);
 }
 export function backwardBuffers(p: NeuronParams): { inputs: string[]; outputs: string[] } {
-  const { inputs, outputs } = backwardPlan(p);
-  return { inputs, outputs };
+  return buffersOf(p, true);
 }
