@@ -197,6 +197,43 @@ describe.each(BACKENDS)('nn [%s]', (backend) => {
       await moduleGradcheck(bn2, randArray([2, 2, 3, 3], 9, -2, 2), (x, p) => refBatchNorm(x, p.weight!, p.bias!, 1e-3), 'BatchNorm2d');
     });
 
+    it('the fused kernels on a large batch (many slices per channel, mean far from 0) match float64', async () => {
+      const [N, C, H, W] = [64, 3, 32, 32];
+      const S = H * W, L = N * S;
+      const x = randArray([N, C, H, W], 21, 99, 101); // mean ≈ 100, σ ≈ 0.6: cancellation bait
+      const r = randArray([N, C, H, W], 22, -1, 1);
+      const bn = new nn.BatchNorm2d(C);
+      nn.init.uniform_(bn.weight!, 0.5, 1.5);
+      const wv = await bn.weight!.data();
+      const xt = T(x);
+      xt.requiresGrad = true;
+      const y = bn.forward(xt);
+      y.mul(T(r)).sum().backward();
+      const want = new Float64Array(x.data.length), dx = new Float64Array(x.data.length);
+      for (let c = 0; c < C; c++) {
+        const at = (n: number, s: number) => (n * C + c) * S + s;
+        let m = 0;
+        for (let n = 0; n < N; n++) for (let s = 0; s < S; s++) m += x.data[at(n, s)]!;
+        m /= L;
+        let v = 0;
+        for (let n = 0; n < N; n++) for (let s = 0; s < S; s++) v += (x.data[at(n, s)]! - m) ** 2;
+        const inv = 1 / Math.sqrt(v / L + 1e-5);
+        let sr = 0, srx = 0;
+        for (let n = 0; n < N; n++) for (let s = 0; s < S; s++) {
+          const xh = (x.data[at(n, s)]! - m) * inv;
+          want[at(n, s)] = xh * wv[c]!;
+          sr += r.data[at(n, s)]!;
+          srx += r.data[at(n, s)]! * xh;
+        }
+        for (let n = 0; n < N; n++) for (let s = 0; s < S; s++) {
+          const i = at(n, s), xh = (x.data[i]! - m) * inv;
+          dx[i] = wv[c]! * inv * (r.data[i]! - sr / L - xh * (srx / L));
+        }
+      }
+      expectClose(await y.data(), Array.from(want), { atol: 2e-4, rtol: 1e-4 });
+      expectClose(await xt.grad!.data(), Array.from(dx), { atol: 2e-4, rtol: 1e-3 });
+    });
+
     it('updates running statistics (unbiased variance) and uses them in eval', async () => {
       const bn = new nn.BatchNorm2d(2, { momentum: 0.3 });
       const xs = [randArray([3, 2, 2, 2], 11, -1, 3), randArray([3, 2, 2, 2], 12, 0, 2)];

@@ -7,6 +7,7 @@ import { Module, Parameter } from './module.js';
 import { filled, add, sub, mul, div, sqrt } from '../ops/elementwise.js';
 import { mean } from '../ops/reduce.js';
 import { reshape } from '../ops/view.js';
+import { batchNormTrain } from '../ops/batchnorm.js';
 
 /** A number as Python's repr prints it (1e-05, 0.1). */
 export function pyNum(x: number): string {
@@ -61,6 +62,19 @@ abstract class BatchNormBase extends Module {
     if (useBatch) {
       const n = x.size / this.numFeatures;
       if (this.training && n <= 1) throw new ShapeError(`${name}: expected more than 1 value per channel when training, got input ${fmtShape(x.shape)}`);
+      if (x.dtype === 'float32') {
+        // Fused kernels (three dispatches each way); γ = 1, β = 0 without affine.
+        const C = this.numFeatures;
+        const w = this.weight ?? filled([C], 1, 'float32', name);
+        const b = this.bias ?? filled([C], 0, 'float32', name);
+        const r = batchNormTrain(x, w, b, this.eps, name);
+        if (this.training && this.trackRunningStats) this.updateRunning(r.mean, r.variance, n);
+        r.mean.dispose();
+        r.variance.dispose();
+        if (!this.weight) w.dispose();
+        if (!this.bias) b.dispose();
+        return r.out;
+      }
       m = mean(x, axes, true);
       const xc = sub(x, m);
       v = mean(mul(xc, xc), axes, true);
