@@ -91,7 +91,11 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
   } else if (root.size !== 1) {
     throw new ShapeError(`backward: a gradient can be implied only for a one-element tensor, got ${fmtShape(root.shape)}; pass backward(grad)`);
   }
+  const be = root.backend;
   run(root, grad, opts);
+  // Submit the step recorded so far: the GPU works on it while the host records what follows
+  // (otherwise nothing runs before the next read or sync, and host and GPU take turns).
+  be.flush();
 }
 
 /** A tensor, or the node output that produced one (so a module need not keep its input alive). */

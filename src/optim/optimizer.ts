@@ -144,6 +144,9 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
         this.update(p, grad, group);
       }
     }
+    // The update ends a training step: submit it so the GPU starts while the host goes on.
+    const first = this.paramGroups.find((g) => g.params.some((p) => !p.isDisposed))?.params.find((p) => !p.isDisposed);
+    first?.backend.flush();
     return loss;
   }
 
