@@ -588,26 +588,29 @@ describe.each(BACKENDS)('ops forward [%s]', (backend) => {
       await expectTensor(T(c).matmul(T(d)), R.matmul(c, d), mmTol(20), '[64,130,20]@[20,132]');
     });
 
-    test('split-K weight gradient (Aᵀ·B with a long K) equals the reference and the unsplit path', async () => {
-      const K = 2048, M = 10, N = 70;
-      const p = { M, N, K, batch: 1, strideA: 0, strideB: 0, transA: true, transB: false };
-      expect(gemmSplitK(p)).toBeGreaterThan(1);
-      const gy = randArray([K, M], 90), x = randArray([K, N], 91);
-      const ref = R.matmul(R.transpose(gy, 0, 1), x);
-      const split = gemm('test', T(gy), T(x), p, [M, N]);
-      await expectTensor(split, ref, mmTol(K), 'split-K');
+    test.each([
+      ['Aᵀ·B (weight gradient)', true, false, 1, 10, 70, 2048],
+      ['A·Bᵀ (a narrow Linear)', false, true, 1, 24, 10, 3000],
+      ['A·B batched, K not a multiple of the chunk', false, false, 3, 9, 13, 1234],
+    ] as const)('split-K: %s equals the reference and the unsplit path', async (_l, transA, transB, batch, M, N, K) => {
+      const p = { M, N, K, batch, strideA: M * K, strideB: K * N, transA, transB };
+      expect(gemmSplitK(p).S).toBeGreaterThan(1);
+      const a = randArray(transA ? [batch, K, M] : [batch, M, K], 90 + M), b = randArray(transB ? [batch, N, K] : [batch, K, N], 91 + N);
+      const ref = R.matmul(transA ? R.transpose(a) : a, transB ? R.transpose(b) : b);
+      await expectTensor(gemm('test', T(a), T(b), p, [batch, M, N]), ref, mmTol(K), 'split-K');
       const saved = gemmTuning.splitTiles;
       gemmTuning.splitTiles = 0;
       try {
-        expect(gemmSplitK(p)).toBe(1);
-        await expectTensor(gemm('test', T(gy), T(x), p, [M, N]), ref, mmTol(K), 'unsplit');
+        expect(gemmSplitK(p).S).toBe(1);
+        await expectTensor(gemm('test', T(a), T(b), p, [batch, M, N]), ref, mmTol(K), 'unsplit');
       } finally {
         gemmTuning.splitTiles = saved;
       }
     });
 
     test('linear with the bias fused into the GEMM (vec4 and scalar stores) equals x·Wᵀ + b', async () => {
-      for (const [rows, inF, outF] of [[37, 20, 8], [130, 33, 7], [5, 4, 132]] as const) {
+      // the last one is narrow with a long K: split-K, then the bias after the sum
+      for (const [rows, inF, outF] of [[37, 20, 8], [130, 33, 7], [5, 4, 132], [40, 3000, 10]] as const) {
         const x = randArray([rows, inF], rows), w = randArray([outF, inF], inF), b = randArray([outF], outF);
         const ref = R.add(R.matmul(x, R.transpose(w, 0, 1)), b);
         await expectTensor(linear(T(x), T(w), T(b)), ref, mmTol(inF), `linear ${rows}x${inF}→${outF}`);

@@ -10,6 +10,7 @@ import { broadcastShapes, numel } from '../shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { PRELUDE, launch, launchInto } from './kernel.js';
 import { sum, sumTo } from './reduce.js';
+import { add } from './elementwise.js';
 import { expandTo, reshape } from './view.js';
 
 export interface GemmParams {
@@ -28,6 +29,9 @@ export interface GemmParams {
   batchCount?: number;
   /** A third input, a row vector of N added to every row of C (Linear's bias). */
   bias?: boolean;
+  /** Split K in `splits` ranges of `kChunk` (a multiple of 16): C gets one slice per split. */
+  splits?: number;
+  kChunk?: number;
 }
 
 /** Batches per dispatch: the grid's z dimension is capped at 65535. */
@@ -47,23 +51,26 @@ function gemmCpu(ins: CpuView[], outs: CpuView[], p: GemmParams): void {
   const { M, N, K } = p;
   const row = new Float64Array(N);
   const b0 = p.batchOffset ?? 0;
-  for (let b = b0; b < b0 + (p.batchCount ?? p.batch); b++) {
-    const ao = b * p.strideA, bo = b * p.strideB, co = b * M * N;
+  const S = p.splits ?? 1;
+  for (let z = b0 * S; z < (b0 + (p.batchCount ?? p.batch)) * S; z++) {
+    const b = Math.floor(z / S), sk = z % S;
+    const k0 = S > 1 ? sk * p.kChunk! : 0, k1 = S > 1 ? Math.min(K, k0 + p.kChunk!) : K;
+    const ao = b * p.strideA, bo = b * p.strideB, co = z * M * N;
     for (let i = 0; i < M; i++) {
       if (p.transB) {
         for (let j = 0; j < N; j++) {
           let s = 0;
           const bj = bo + j * K;
-          if (p.transA) for (let k = 0; k < K; k++) s += A[ao + k * M + i]! * B[bj + k]!;
+          if (p.transA) for (let k = k0; k < k1; k++) s += A[ao + k * M + i]! * B[bj + k]!;
           else {
             const ai = ao + i * K;
-            for (let k = 0; k < K; k++) s += A[ai + k]! * B[bj + k]!;
+            for (let k = k0; k < k1; k++) s += A[ai + k]! * B[bj + k]!;
           }
           C[co + i * N + j] = bias ? Math.fround(s) + bias[j]! : s;
         }
       } else {
         row.fill(0);
-        for (let k = 0; k < K; k++) {
+        for (let k = k0; k < k1; k++) {
           const a = p.transA ? A[ao + k * M + i]! : A[ao + i * K + k]!;
           if (a === 0) continue;
           const bk = bo + k * N;
@@ -93,8 +100,8 @@ function gemmWgsl(v: Variant): string {
     // element (row, col) in stored matrix:
     const rowE = isK ? `${o0} + ${outerIdx}` : `k0 + ${outerIdx}`;
     const colE = isK ? `k0 + ${innerIdx}` : `${o0} + ${innerIdx}`;
-    const rowLim = isK ? (name === 'A' ? 'M' : 'N') : 'K';
-    const colLim = isK ? 'K' : name === 'A' ? 'M' : 'N';
+    const rowLim = isK ? (name === 'A' ? 'M' : 'N') : 'kEnd';
+    const colLim = isK ? 'kEnd' : name === 'A' ? 'M' : 'N';
     if (vec) {
       return `{ let rr = ${rowE}; let cc = ${colE};
         if (rr < ${rowLim} && cc < ${colLim}) { r = ${name}[(${base} + rr * ${L.rowLen} + cc) / 4u]; } else { r = vec4<f32>(0.0); } }`;
@@ -155,23 +162,28 @@ var<workgroup> Bs: array<vec4<f32>, ${BK * TV}>;
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let M = pu(0u); let N = pu(1u); let K = pu(2u);
-  let bz = wid.z + pu(5u);
-  let aBase = bz * pu(3u); let bBase = bz * pu(4u); let cBase = bz * M * N;
+  // z = batch × splits of K: split sk covers k in [kBeg, kEnd) and writes its own C slice.
+  let S = max(pu(7u), 1u);
+  let sk = wid.z % S;
+  let bz = wid.z / S + pu(5u);
+  let kBeg = sk * pu(6u);
+  let kEnd = select(K, min(K, kBeg + pu(6u)), pu(7u) > 1u);
+  let aBase = bz * pu(3u); let bBase = bz * pu(4u); let cBase = (bz * S + sk) * M * N;
   let m0 = wid.y * ${TILE}u; let n0 = wid.x * ${TILE}u;
   let tx = lid.x; let ty = lid.y;
   var acc: array<vec4<f32>, ${RM * G}>;
   for (var i = 0u; i < ${RM * G}u; i++) { acc[i] = vec4<f32>(0.0); }
   var ra: array<vec4<f32>, ${LOADS}>;
   var rb: array<vec4<f32>, ${LOADS}>;
-  var k0 = 0u;
+  var k0 = kBeg;
   ${loadLoop('A', 'ra')}
   ${loadLoop('B', 'rb')}
   ${storeLoop('A', 'ra')}
   ${storeLoop('B', 'rb')}
   workgroupBarrier();
-  let tiles = (K + ${BK - 1}u) / ${BK}u;
+  let tiles = (kEnd - kBeg + ${BK - 1}u) / ${BK}u;
   for (var t = 0u; t < tiles; t++) {
-    k0 = (t + 1u) * ${BK}u;
+    k0 = kBeg + (t + 1u) * ${BK}u;
     let more = t + 1u < tiles;
     if (more) {
       ${loadLoop('A', 'ra')}
@@ -214,9 +226,9 @@ export const gemmKernel: Kernel<GemmParams> = {
   wgsl: (p) => gemmWgsl(variant(p)),
   grid: (p) => {
     const tile = 16 * variant(p).rm;
-    return [Math.ceil(p.N / tile), Math.ceil(p.M / tile), p.batchCount ?? p.batch];
+    return [Math.ceil(p.N / tile), Math.ceil(p.M / tile), (p.batchCount ?? p.batch) * (p.splits ?? 1)];
   },
-  uniforms: (p, u) => void u.u32(p.M).u32(p.N).u32(p.K).u32(p.strideA).u32(p.strideB).u32(p.batchOffset ?? 0),
+  uniforms: (p, u) => void u.u32(p.M).u32(p.N).u32(p.K).u32(p.strideA).u32(p.strideB).u32(p.batchOffset ?? 0).u32(p.kChunk ?? 0).u32(p.splits ?? 1),
 };
 
 /**
@@ -224,31 +236,39 @@ export const gemmKernel: Kernel<GemmParams> = {
  * K = batch × time): the K-chunks are contiguous row blocks of both operands, so each split is a
  * batch entry, and a sum over the splits finishes. Returns 1 when it does not pay.
  */
-export function gemmSplitK(p: GemmParams): number {
-  if (!p.transA || p.transB || p.batch !== 1 || p.strideA !== 0 || p.strideB !== 0) return 1;
-  const tiles = Math.ceil(p.M / 64) * Math.ceil(p.N / 64);
-  if (tiles >= gemmTuning.splitTiles / 2 || p.K < 512) return 1;
-  const maxS = Math.min(Math.ceil(gemmTuning.splitTiles / tiles), Math.floor(p.K / 128), Math.floor(gemmTuning.splitBytes / (4 * p.M * p.N)), 64);
-  for (let s = maxS; s > 1; s--) if (p.K % s === 0) return s;
-  return 1;
+export function gemmSplitK(p: GemmParams): { S: number; kChunk: number } {
+  const none = { S: 1, kChunk: 0 };
+  if (p.K < 512) return none;
+  const tiles = Math.ceil(p.M / 64) * Math.ceil(p.N / 64) * p.batch;
+  if (tiles >= gemmTuning.splitTiles / 2) return none;
+  const maxS = Math.min(Math.ceil(gemmTuning.splitTiles / tiles), Math.floor(p.K / 128), Math.floor(gemmTuning.splitBytes / (4 * p.M * p.N * p.batch)), 64);
+  if (maxS < 2 || p.batch * maxS > MAX_Z) return none;
+  const kChunk = Math.ceil(p.K / maxS / 16) * 16;
+  return { S: Math.ceil(p.K / kChunk), kChunk };
 }
 
 /** C = op(A)·op(B) for tensors already laid out as GEMM operands (no autograd). */
 export function gemm(op: string, a: Tensor, b: Tensor, p: GemmParams, outShape: readonly number[], bias?: Tensor): Tensor {
-  if (bias) {
-    if (p.batch !== 1) throw new ShapeError(`${op}: a fused bias needs batch 1, got ${p.batch}`);
-    return launch(op, gemmKernel, [a, b, bias], outShape, 'float32', { ...p, bias: true });
-  }
-  const S = gemmSplitK(p);
+  if (bias && p.batch !== 1) throw new ShapeError(`${op}: a fused bias needs batch 1, got ${p.batch}`);
+  const { S, kChunk } = gemmSplitK(p);
   if (S > 1) {
-    const K = p.K / S;
-    const part = launch(op, gemmKernel, [a, b], [S, p.M * p.N], 'float32', { ...p, K, batch: S, strideA: K * p.M, strideB: K * p.N });
-    const out = sum(part, 0);
+    // Few output tiles and a long K: each split sums a range of K into its own slice of C.
+    const part = launch(op, gemmKernel, [a, b], [p.batch, S, p.M * p.N], 'float32', { ...p, splits: S, kChunk });
+    let out = sum(part, 1);
     part.dispose();
+    if (bias) {
+      const m = out.view_([p.M, p.N]);
+      out.dispose();
+      const bd = bias.detach(); // linear() attaches the gradient itself
+      out = add(m, bd);
+      bd.dispose();
+      m.dispose();
+    }
     const shaped = out.view_(outShape);
     out.dispose();
     return shaped;
   }
+  if (bias) return launch(op, gemmKernel, [a, b, bias], outShape, 'float32', { ...p, bias: true });
   if (p.batch <= MAX_Z) return launch(op, gemmKernel, [a, b], outShape, 'float32', p);
   const out = Tensor.empty(outShape, 'float32', op, a.backend, [a, b]);
   for (let off = 0; off < p.batch; off += MAX_Z) {
