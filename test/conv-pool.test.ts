@@ -197,7 +197,8 @@ describe.each(BACKENDS)('conv and pooling [%s]', (backend) => {
 
   describe('maxPool2d', () => {
     const CASES: [number[], Pair, RC.PoolRefOpts][] = [
-      [[2, 3, 8, 8], 2, {}],
+      [[2, 3, 8, 8], 2, {}], // windows tile the plane: the backward's one-window-per-thread path
+      [[1, 2, 6, 9], [2, 3], {}], // tiled too, with a non-square window
       [[2, 2, 9, 7], 3, { stride: 2, padding: 1 }],
       [[1, 3, 7, 9], 2, { stride: 2, ceilMode: true }],
       [[1, 2, 6, 6], 3, { stride: 2, padding: 1, ceilMode: true }],
@@ -295,7 +296,8 @@ describe.each(BACKENDS)('conv and pooling [%s]', (backend) => {
 
   describe('avgPool2d', () => {
     const CASES: [number[], Pair, RC.AvgRefOpts][] = [
-      [[2, 3, 8, 8], 2, {}],
+      [[2, 3, 8, 8], 2, {}], // windows tile the plane: the backward's one-window-per-thread path
+      [[1, 2, 6, 9], [2, 3], {}], // tiled too, with a non-square window
       [[2, 2, 9, 7], 3, { stride: 2, padding: 1 }],
       [[2, 2, 9, 7], 3, { stride: 2, padding: 1, countIncludePad: false }],
       [[1, 2, 7, 8], 3, { stride: 2, padding: 1, ceilMode: true }],

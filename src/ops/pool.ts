@@ -155,6 +155,46 @@ const maxBackKernel: Kernel<PoolGeo> = {
   uniforms: (g, u) => poolUniforms(g.NC * g.H * g.W, g, u),
 };
 
+// Windows that tile the plane exactly (kernel = stride, no padding or dilation, H and W
+// multiples of the window: the common 2×2 pool): each invocation owns one window and writes its
+// KH·KW inputs, dy at the argmax and 0 elsewhere — no search over covering windows, no divisions
+// per input pixel.
+const tiles = (g: PoolGeo) => g.KH === g.sh && g.KW === g.sw && g.ph === 0 && g.pw === 0 && g.dh === 1 && g.dw === 1 && g.OH * g.KH === g.H && g.OW * g.KW === g.W;
+const maxBackTiledKernel: Kernel<PoolGeo> = {
+  name: 'maxPool2d.backward',
+  key: () => 'tiled',
+  cpu: (ins, outs, g) => {
+    const gy = ins[0]!.f32, ix = ins[1]!.i32, dx = outs[0]!.f32;
+    for (let o = 0; o < g.NC * g.OH * g.OW; o++) {
+      const pl = Math.floor(o / (g.OH * g.OW)), r = o - pl * g.OH * g.OW;
+      const oh = Math.floor(r / g.OW), ow = r - oh * g.OW;
+      for (let kh = 0; kh < g.KH; kh++) {
+        for (let kw = 0; kw < g.KW; kw++) {
+          const j = (oh * g.KH + kh) * g.W + ow * g.KW + kw;
+          dx[pl * g.H * g.W + j] = ix[o] === j ? gy[o]! : 0;
+        }
+      }
+    }
+  },
+  wgsl: () =>
+    PRELUDE + POOL_WGSL + bindings([['G', 'f32'], ['I', 'i32']], [['DX', 'f32']]) +
+    main1d(`
+  if (idx >= pu(0u)) { return; }
+  let OW = gOW(); let OH = gOH(); let W = gW(); let KH = gKH(); let KW = gKW();
+  let t = idx / OW; let ow = idx - t * OW;
+  let pl = t / OH; let oh = t - pl * OH;
+  let at = I[idx]; let gv = G[idx];
+  let base = pl * gH() * W;
+  for (var kh = 0u; kh < KH; kh++) {
+    let row = (oh * KH + kh) * W + ow * KW;
+    for (var kw = 0u; kw < KW; kw++) {
+      DX[base + row + kw] = select(0.0, gv, i32(row + kw) == at);
+    }
+  }`),
+  grid: (g) => grid1d(g.NC * g.OH * g.OW),
+  uniforms: (g, u) => poolUniforms(g.NC * g.OH * g.OW, g, u),
+};
+
 // ---- average pooling --------------------------------------------------------------------------
 
 /** PyTorch's divisor for window (oh, ow), or 0 for a window with no input pixel (never here). */
@@ -442,7 +482,8 @@ export function maxPool2dWithIndices(x: Tensor, kernelSize: IntPair, opts: MaxPo
   if (needsGrad(x4)) {
     const inShape = x4.shape;
     // The indices live in this call's node: a module may pool many times before one backward.
-    attach(out, op, [x4], (gy, s) => [launch('maxPool2d.backward', maxBackKernel, [gy, s[0]!], inShape, 'float32', g)], [idx]);
+    const back = tiles(g) ? maxBackTiledKernel : maxBackKernel;
+    attach(out, op, [x4], (gy, s) => [launch('maxPool2d.backward', back, [gy, s[0]!], inShape, 'float32', g)], [idx]);
   }
   if (!was3d) return { output: out, indices: idx };
   const indices = idx.view_(idx.shape.slice(1));
