@@ -14,8 +14,8 @@ export async function init(opts: rt.InitOptions = {}): Promise<BackendInfo> {
   return rt.init(opts);
 }
 
-export { backendInfo, shutdown, memory, noGrad, manualSeed, getRngState, setRngState } from './runtime.js';
-export type { InitOptions, BackendName } from './runtime.js';
+export { backendInfo, shutdown, memory, noGrad, manualSeed, getRngState, setRngState, setMatmulPrecision, getMatmulPrecision } from './runtime.js';
+export type { InitOptions, BackendName, MatmulPrecision } from './runtime.js';
 export { engineStats as stats } from './runtime.js';
 
 /** Returns pooled device memory to the device. */

@@ -65,6 +65,42 @@ function activate(b: Backend): Backend {
 }
 
 /** A started backend by kind (for moving tensors between them). */
+// ---- matmul precision -----------------------------------------------------------------------
+export type MatmulPrecision = 'fp32' | 'fp16';
+let precision: MatmulPrecision = 'fp32';
+{
+  const env = typeof process !== 'undefined' ? process.env?.GRILLY_MATMUL_PRECISION : undefined;
+  if (env === 'fp16' || env === 'fp32') precision = env;
+}
+const precisionNoticed = new Set<string>();
+
+/**
+ * The precision of matmul/linear (PyTorch's TF32 switch, for f16): 'fp32' (default) or 'fp16' —
+ * inputs rounded to f16, products accumulated in f32, on tensor cores through WebGPU subgroup
+ * matrices. Where the adapter lacks them, matmuls stay fp32 and a notice says so (once).
+ * GRILLY_MATMUL_PRECISION=fp16 sets it for a whole run.
+ */
+export function setMatmulPrecision(p: MatmulPrecision): void {
+  if (p !== 'fp32' && p !== 'fp16') throw new ValueError(`setMatmulPrecision: expected 'fp32' or 'fp16', got ${JSON.stringify(p)}`);
+  precision = p;
+  if (p === 'fp16' && active && !active.closed) precisionNotice(active);
+}
+export function getMatmulPrecision(): MatmulPrecision {
+  return precision;
+}
+/** Whether matmuls on backend b run in f16 now (warns once per backend when asked but unsupported). */
+export function matmulF16(b: Backend): boolean {
+  if (precision !== 'fp16') return false;
+  if (b.info.f16Matmul) return true;
+  precisionNotice(b);
+  return false;
+}
+function precisionNotice(b: Backend): void {
+  if (b.info.f16Matmul || precisionNoticed.has(b.info.summary)) return;
+  precisionNoticed.add(b.info.summary);
+  console.warn(`grilly: matmul precision 'fp16' needs f16 subgroup matrices (chromium-experimental-subgroup-matrix), which ${b.info.summary} lacks; matmuls stay fp32`);
+}
+
 export function backendByKind(kind: 'cpu' | 'webgpu', op: string): Backend {
   const b = live.get(kind);
   if (!b || b.closed) throw new StateError(`${op}: the ${kind} backend is not started; call \`await grilly.init({ backend: '${kind}' })\` first`);

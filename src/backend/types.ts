@@ -99,6 +99,8 @@ export interface BackendInfo {
   /** Device limits that matter to grilly (webgpu only). */
   limits: Record<string, number>;
   features: string[];
+  /** f16 × f16 → f32 16×16×16 subgroup matrices (tensor cores) for setMatmulPrecision('fp16'). */
+  f16Matmul?: boolean;
 }
 
 export interface Backend {

@@ -11,6 +11,8 @@ import { Tensor } from '../tensor/tensor.js';
 import { PRELUDE, launch, launchInto } from './kernel.js';
 import { sum, sumTo } from './reduce.js';
 import { add } from './elementwise.js';
+import { matmulF16 } from '../runtime.js';
+import { castF16Kernel, sgmatKernel } from './sgmat.js';
 import { expandTo, reshape } from './view.js';
 
 export interface GemmParams {
@@ -251,6 +253,7 @@ export function gemmSplitK(p: GemmParams): { S: number; kChunk: number } {
 export function gemm(op: string, a: Tensor, b: Tensor, p: GemmParams, outShape: readonly number[], bias?: Tensor): Tensor {
   if (bias && p.batch !== 1) throw new ShapeError(`${op}: a fused bias needs batch 1, got ${p.batch}`);
   const { S, kChunk } = gemmSplitK(p);
+  if (S === 1 && p.batch <= MAX_Z && matmulF16(a.backend)) return gemmF16(op, a, b, p, outShape, bias);
   if (S > 1) {
     // Few output tiles and a long K: each split sums a range of K into its own slice of C.
     const part = launch(op, gemmKernel, [a, b], [p.batch, S, p.M * p.N], 'float32', { ...p, splits: S, kChunk });
@@ -273,6 +276,23 @@ export function gemm(op: string, a: Tensor, b: Tensor, p: GemmParams, outShape: 
   const out = Tensor.empty(outShape, 'float32', op, a.backend, [a, b]);
   for (let off = 0; off < p.batch; off += MAX_Z) {
     launchInto(op, gemmKernel, [a, b], [out], { ...p, batchOffset: off, batchCount: Math.min(MAX_Z, p.batch - off) });
+  }
+  return out;
+}
+
+/** The fp16 path: both operands cast to f16, multiplied on subgroup matrices into f32. */
+function gemmF16(op: string, a: Tensor, b: Tensor, p: GemmParams, outShape: readonly number[], bias?: Tensor): Tensor {
+  const cast = (t: Tensor) => launch(`${op}.cast`, castF16Kernel, [t], [Math.ceil(t.size / 2)], 'int32', { n: t.size });
+  const ah = cast(a), bh = cast(b);
+  let out = launch(op, sgmatKernel, [ah, bh], outShape, 'float32', { M: p.M, N: p.N, K: p.K, batch: p.batch, strideA: p.strideA, strideB: p.strideB, transA: p.transA, transB: p.transB });
+  ah.dispose();
+  bh.dispose();
+  if (bias) {
+    const bd = bias.detach();
+    const o2 = add(out, bd);
+    bd.dispose();
+    out.dispose();
+    out = o2;
   }
   return out;
 }

@@ -555,10 +555,24 @@ const WANTED_LIMITS = [
   'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY',
   'maxComputeWorkgroupSizeZ', 'maxComputeWorkgroupsPerDimension', 'maxStorageBuffersPerShaderStage',
 ] as const;
-const WANTED_FEATURES = ['subgroups', 'shader-f16', 'timestamp-query'] as const;
+const WANTED_FEATURES = ['subgroups', 'shader-f16', 'timestamp-query', 'chromium-experimental-subgroup-matrix'] as const;
+
+/**
+ * Dawn toggles grilly turns on in Node: experimental features (subgroup matrices, for the fp16
+ * matmul) and f16 on NVIDIA's Vulkan driver, which Dawn keeps off by default. Merged with the
+ * caller's own enable-dawn-features list.
+ */
+export function dawnFlags(user: readonly string[]): string[] {
+  const ours = ['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia'];
+  const prefix = 'enable-dawn-features=';
+  const theirs = user.filter((f) => f.startsWith(prefix)).flatMap((f) => f.slice(prefix.length).split(',').filter(Boolean));
+  return [`${prefix}${[...new Set([...ours, ...theirs])].join(',')}`, ...user.filter((f) => !f.startsWith(prefix))];
+}
+
+interface MatrixConfig { componentType: string; resultComponentType: string; M: number; N: number; K: number }
 
 export async function createWebGPUBackend(opts: WebGPUOptions & { flags?: string[] } = {}): Promise<{ backend: WebGPUBackend | null; notice?: string }> {
-  const { gpu, notice } = await getGPU(opts.flags ?? []);
+  const { gpu, notice } = await getGPU(dawnFlags(opts.flags ?? []));
   if (!gpu) return { backend: null, notice: notice ?? 'no WebGPU' };
   let adapter: GPUAdapter | null = null;
   try {
@@ -590,6 +604,13 @@ export async function createWebGPUBackend(opts: WebGPUOptions & { flags?: string
     summary: `webgpu · ${api} · ${name}`,
     limits,
     features: [...device.features].sort(),
+    f16Matmul:
+      device.features.has('chromium-experimental-subgroup-matrix' as GPUFeatureName) &&
+      device.features.has('shader-f16') &&
+      device.features.has('subgroups') &&
+      ((ai as unknown as { subgroupMatrixConfigs?: MatrixConfig[] }).subgroupMatrixConfigs ?? []).some(
+        (c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && c.M === 16 && c.N === 16 && c.K === 16,
+      ),
   };
   return { backend: new WebGPUBackend(device, info, opts) };
 }

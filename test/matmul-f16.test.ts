@@ -1,0 +1,81 @@
+// setMatmulPrecision('fp16'): on an adapter with f16 subgroup matrices (the H200), matmul, linear
+// and their gradients equal a float64 product of the f16-rounded operands (f16 × f16 is exact in
+// f32, so only the f32 accumulation differs); elsewhere (lavapipe in CI, the cpu backend) the
+// setting falls back to fp32, says so once, and changes no result.
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import * as grilly from '../src/index.js';
+import * as R from './ref.js';
+import type { Ref } from './ref.js';
+import { roundF16 } from '../src/ops/sgmat.js';
+import { BACKENDS, T, expectClose, expectExact, randArray, useBackend } from './helpers.js';
+
+const f16 = (r: Ref): Ref => ({ ...r, data: Float64Array.from(r.data, roundF16) });
+const tol = (K: number) => ({ atol: 3e-6 * K, rtol: 1e-5 });
+const used = () => grilly.stats().kernels['gemm.f16'] ?? 0;
+
+describe.each(BACKENDS)('matmul precision fp16 on %s', (backend) => {
+  useBackend(backend);
+  afterEach(() => grilly.setMatmulPrecision('fp32'));
+
+  test('rejects other precisions', () => {
+    expect(() => grilly.setMatmulPrecision('tf32' as 'fp16')).toThrow(/setMatmulPrecision: expected 'fp32' or 'fp16', got "tf32"/);
+    expect(grilly.getMatmulPrecision()).toBe('fp32');
+  });
+
+  // First: the notice is once per backend for the whole process.
+  test('says once when the adapter lacks f16 subgroup matrices', () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      grilly.setMatmulPrecision('fp16');
+      grilly.tidy(() => void grilly.matmul(grilly.ones([8, 8]), grilly.ones([8, 8])));
+      grilly.tidy(() => void grilly.matmul(grilly.ones([8, 8]), grilly.ones([8, 8])));
+      const notices = warn.mock.calls.filter((c) => String(c[0]).includes("matmul precision 'fp16' needs f16 subgroup matrices"));
+      expect(notices.length).toBe(grilly.backendInfo().f16Matmul ? 0 : 1);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  const CASES: [string, number[], number[]][] = [
+    ['square 256', [256, 256], [256, 256]],
+    ['odd 129×200 @ 200×77', [129, 200], [200, 77]],
+    ['batched 3×(40×48 @ 48×36)', [3, 40, 48], [3, 48, 36]],
+    ['rows not a multiple of 8: 33×24 @ 24×40', [33, 24], [24, 40]],
+  ];
+
+  test.each(CASES)('matmul %s', async (_label, sa, sb) => {
+    const a = randArray(sa, sa[0]!), b = randArray(sb, sb[1]! + 7);
+    const fp32 = await grilly.matmul(T(a), T(b)).data();
+    const before = used();
+    grilly.setMatmulPrecision('fp16');
+    const out = await grilly.matmul(T(a), T(b)).data();
+    const K = sa[sa.length - 1]!;
+    if (grilly.backendInfo().f16Matmul) {
+      expect(used()).toBeGreaterThan(before);
+      expectClose(out, R.matmul(f16(a), f16(b)).data, tol(K), 'fp16 vs float64 of f16 operands');
+      // and it is a different computation from fp32: the operands were rounded
+      expect(Array.from(out).some((v, i) => v !== fp32[i])).toBe(true);
+    } else {
+      expect(used()).toBe(before);
+      expectExact(out, fp32, 'fallback equals fp32');
+    }
+  });
+
+  test('Linear forward and backward (A·Bᵀ, A·B, Aᵀ·B) in fp16', async () => {
+    const x = randArray([96, 64], 3), w = randArray([48, 64], 4), bias = randArray([48], 5), gy = randArray([96, 48], 6);
+    grilly.setMatmulPrecision('fp16');
+    const xt = T(x, { requiresGrad: true }), wt = T(w, { requiresGrad: true }), bt = T(bias, { requiresGrad: true });
+    const y = grilly.linear(xt, wt, bt);
+    y.backward(T(gy));
+    if (grilly.backendInfo().f16Matmul) {
+      expectClose(await y.data(), R.add(R.matmul(f16(x), R.transpose(f16(w))), bias).data, tol(64), 'y');
+      expectClose(await xt.grad!.data(), R.matmul(f16(gy), f16(w)).data, tol(48), 'dx');
+      // dW = gᵀ·x has K = 96 rows: no split, so fp16 too
+      expectClose(await wt.grad!.data(), R.matmul(R.transpose(f16(gy)), f16(x)).data, tol(96), 'dW');
+    } else {
+      expectClose(await y.data(), R.add(R.matmul(x, R.transpose(w)), bias).data, tol(64), 'y (fp32 fallback)');
+      expectClose(await wt.grad!.data(), R.matmul(R.transpose(gy), x).data, tol(96), 'dW (fp32 fallback)');
+    }
+  });
+
+});
