@@ -62,6 +62,23 @@ describe.each(BACKENDS)('memory on %s', (backend) => {
     w.dispose();
   });
 
+  it('a neuron frees the state it replaces, unless the user took it through .v', async () => {
+    const { LIFNode } = await import('../src/nn/index.js');
+    const node = new LIFNode({ stepMode: 'm', decayInput: true });
+    const x = g.full([2, 256], 0.7);
+    g.tidy(() => void node.forward(x));
+    const withState = g.memory().bytesInUse;
+    node.reset();
+    expect(g.memory().bytesInUse).toBe(withState - 1024); // v of 256 floats, at once
+    g.tidy(() => void node.forward(x));
+    const held = node.v!;
+    node.reset();
+    expect(held.isDisposed).toBe(false);
+    expect((await held.data())[0]).toBeCloseTo(0.35 + 0.5 * (0.7 - 0.35), 6); // τ=2: 0.35, then 0.525
+    held.dispose();
+    x.dispose();
+  });
+
   it('views keep their storage alive after the original is disposed', async () => {
     const a = g.tensor([1, 2, 3, 4]);
     const v = a.reshape([2, 2]);

@@ -50,6 +50,8 @@ export abstract class BaseNode extends Module implements Stateful {
   private _stepMode: StepMode = 's';
   private _v: Tensor | null = null;
   private _vSeq: Tensor | null = null;
+  /** .v or .vSeq was handed out since the state last changed. */
+  private _stateOut = false;
 
   constructor(opts: BaseNodeOptions) {
     super();
@@ -78,18 +80,31 @@ export abstract class BaseNode extends Module implements Stateful {
 
   /** The membrane potential after the last step (null before the first call or after reset). */
   get v(): Tensor | null {
+    this._stateOut = true;
     return this._v;
   }
 
   /** V after reset at every step of the last multi-step call (T, N, …), when storeVSeq is set. */
   get vSeq(): Tensor | null {
+    this._stateOut = true;
     return this._vSeq;
   }
 
   /** Forgets the state: the next call starts from V = vReset (0 for soft reset). */
   reset(): void {
+    this.dropState(this._v, this._vSeq);
     this._v = null;
     this._vSeq = null;
+  }
+
+  /**
+   * Frees state the node replaces, at once (not at the next garbage collection: a LIF layer's
+   * state is a whole activation) — unless the user read it through .v or .vSeq and may hold it.
+   * The autograd graph keeps its own reference to what backward needs.
+   */
+  private dropState(...ts: (Tensor | null)[]): void {
+    if (!this._stateOut) for (const t of ts) t?.dispose();
+    this._stateOut = false;
   }
 
   /** The model, whether its decay is learnable, τ for fixed decays, and w for learnable ones. */
@@ -125,6 +140,7 @@ export abstract class BaseNode extends Module implements Stateful {
       name,
     );
     // The state belongs to the node, not to a tidy() scope the call happens in.
+    this.dropState(prev, this._vSeq);
     this._v = keep(out.vLast);
     this._vSeq = out.vSeq ? keep(out.vSeq) : null;
     return out.spikes;

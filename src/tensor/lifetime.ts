@@ -117,7 +117,7 @@ export function disposedError(what: string, op: string): StateError {
 // allocations the pool serves never pays for a collection (a full GC costs milliseconds).
 let gcFn: (() => void) | null | undefined;
 let lastGcBytes = 0;
-const GC_STEP = 256 * 2 ** 20;
+const GC_STEP = 64 * 2 ** 20;
 
 /** Loads a callable gc() in Node (the flag can be set at run time); null elsewhere. */
 export async function setupGc(): Promise<void> {
@@ -140,11 +140,27 @@ export async function setupGc(): Promise<void> {
   }
 }
 
+/**
+ * Called by a pooled allocator before it takes more memory from the device: collects garbage
+ * when live bytes grew by a step since the last collection (dropped tensors may be holding the
+ * chunks it needs). Returns whether finalizers ran (the pool is worth searching again).
+ */
+let lastMissGc = 0;
+export function reclaimBeforeGrowing(bytesInUse: number): boolean {
+  if (!gcFn) return false;
+  if (bytesInUse < lastMissGc) lastMissGc = bytesInUse;
+  if (bytesInUse - lastMissGc <= Math.max(GC_STEP, lastMissGc / 8)) return false;
+  gcFn();
+  finalizer.cleanupSome?.();
+  lastMissGc = bytesInUse;
+  return true;
+}
+
 /** Called after each device allocation with the bytes now taken from the device. */
 export function allocationPressure(bytesReserved: number): void {
   if (!gcFn) return;
   if (bytesReserved < lastGcBytes) lastGcBytes = bytesReserved;
-  else if (bytesReserved - lastGcBytes > Math.max(GC_STEP, lastGcBytes / 2)) {
+  else if (bytesReserved - lastGcBytes > Math.max(GC_STEP, lastGcBytes / 8)) {
     gcFn();
     finalizer.cleanupSome?.();
     lastGcBytes = bytesReserved;

@@ -7,6 +7,7 @@ import { UniformWriter, UNIFORM_WORDS } from '../types.js';
 
 import { BackendError, StateError } from '../../errors.js';
 import { BufferPool, SlabAllocator, sizeClass, type Chunk } from './pool.js';
+import { reclaimBeforeGrowing } from '../../tensor/lifetime.js';
 
 // Numeric values of GPUBufferUsage / GPUMapMode, so no globals need installing in Node.
 const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80, QUERY_RESOLVE: 0x200 } as const;
@@ -111,7 +112,8 @@ export class WebGPUBackend implements Backend {
     const align = device.limits.minStorageBufferOffsetAlignment;
     if (align > 256) throw new BackendError(`webgpu: minStorageBufferOffsetAlignment ${align} is larger than grilly's smallest size class (256)`);
     const makeSlab = (size: number) => device.createBuffer({ size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST });
-    this.mem = new SlabAllocator<GPUBuffer>(makeSlab, Math.min(this.maxBinding, this.maxBuffer));
+    // Before the pool grows, dropped-but-uncollected tensors get a chance to return their chunks.
+    this.mem = new SlabAllocator<GPUBuffer>(makeSlab, Math.min(this.maxBinding, this.maxBuffer), () => reclaimBeforeGrowing(this.bytesInUse));
     this.memPersistent = new SlabAllocator<GPUBuffer>(makeSlab, Math.min(this.maxBinding, this.maxBuffer));
     device.addEventListener('uncapturederror', (ev: Event) => {
       const e = (ev as GPUUncapturedErrorEvent).error;

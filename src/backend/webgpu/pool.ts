@@ -34,20 +34,31 @@ export class SlabAllocator<B> {
   count = 0;
 
   /**
+  /**
    * @param create makes a device buffer of the given size
    * @param maxSlab largest slab (and binding) in bytes; bigger classes get one chunk per slab
+   * @param onMiss called before a new slab is made; returns true when it may have freed chunks
+   *   (a garbage collection ran finalizers), and the pool is searched again
    */
-  constructor(private readonly create: (bytes: number) => B, private readonly maxSlab: number) {}
+  constructor(private readonly create: (bytes: number) => B, private readonly maxSlab: number, private readonly onMiss?: () => boolean) {}
+
+  private find(cls: number, avoid?: ReadonlySet<B>): Slab<B> | null {
+    const list = this.byClass.get(cls);
+    if (!list) return null;
+    for (let i = list.length - 1; i >= 0; i--) {
+      const s = list[i]!;
+      if (s.free.length && !avoid?.has(s.buffer)) return s;
+    }
+    return null;
+  }
 
   /** A chunk of at least `bytes`, in no slab whose buffer is in `avoid`. */
   alloc(bytes: number, avoid?: ReadonlySet<B>): Chunk<B> {
     const cls = sizeClass(bytes);
+    const hit = this.find(cls, avoid) ?? (this.onMiss?.() ? this.find(cls, avoid) : null);
+    if (hit) return this.take(hit);
     let list = this.byClass.get(cls);
     if (!list) this.byClass.set(cls, (list = []));
-    for (let i = list.length - 1; i >= 0; i--) {
-      const s = list[i]!;
-      if (s.free.length && !avoid?.has(s.buffer)) return this.take(s);
-    }
     // Slabs of a class grow geometrically: light classes stay small, busy ones get big slabs.
     const cap = Math.max(1, Math.floor(Math.min(this.maxSlab, 64 * 2 ** 20) / cls));
     const chunks = cls > this.maxSlab / 2 ? 1 : Math.min(cap, 4 * 2 ** Math.min(list.length, 10));
