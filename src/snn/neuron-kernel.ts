@@ -130,6 +130,18 @@ function wgslOf(plan: ReturnType<typeof forwardPlan>, backward: boolean): string
     return `${st.store}[${st.at === 't' ? 't * N + n' : 'n'}] = ${Expr.parse(st.e).wgsl(CONSTS)};`;
   };
   const loop = backward ? 'for (var i = 0u; i < T; i++) {\n    let t = T - 1u - i;' : 'for (var t = 0u; t < T; t++) {';
+  // Per-step loads are fetched one step ahead, so each thread keeps a load in flight while it
+  // computes (the kernels are bound by memory latency as much as by bandwidth).
+  const ahead = neuronTuning.prefetch ? plan.body.filter((st): st is { load: string; buf: string; at: 't' } => 'load' in st && st.at === 't') : [];
+  const first = backward ? 'T - 1u' : '0u', next = backward ? 't - 1u' : 't + 1u', more = backward ? 't > 0u' : 't + 1u < T';
+  const prefetch = ahead.map((st) => `var pf_${st.load}: f32 = 0.0;\n  if (T > 0u) { pf_${st.load} = ${st.buf}[(${first}) * N + n]; }`).join('\n  ');
+  const emitBody = (st: Stmt): string => {
+    if ('load' in st && st.at === 't' && ahead.includes(st as never)) {
+      declared.add(st.load);
+      return `${mutable.has(st.load) ? 'var' : 'let'} ${st.load}: f32 = pf_${st.load};\n    if (${more}) { pf_${st.load} = ${st.buf}[(${next}) * N + n]; }`;
+    }
+    return emit(st);
+  };
   return `${PRELUDE}${decls.join('\n')}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -138,12 +150,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let N = pu(1u);
   if (n >= N) { return; }
   ${plan.pre.map(emit).filter(Boolean).join('\n  ')}
+  ${prefetch}
   ${loop}
-    ${plan.body.map(emit).filter(Boolean).join('\n    ')}
+    ${plan.body.map(emitBody).filter(Boolean).join('\n    ')}
   }
   ${plan.post.map(emit).filter(Boolean).join('\n  ')}
 }`;
 }
+
+/** @internal Benchmarks toggle it (GRILLY_NEURON_PREFETCH=0 turns it off). */
+export const neuronTuning = { prefetch: typeof process === 'undefined' || process.env?.GRILLY_NEURON_PREFETCH !== '0' };
 
 type CpuFn = (bufs: Record<string, Float32Array>, T: number, N: number, vth: number, vr: number, tau: number, alpha: number) => void;
 
@@ -174,7 +190,7 @@ for (let n = 0; n < N; n++) {
 
 function variantKey(p: NeuronParams, backward: boolean): string {
   const c = p.cfg;
-  const common = `${c.model.name}|${c.hard ? 'hard' : 'soft'}|${c.learnK ? 'k' : ''}`;
+  const common = `${c.model.name}|${c.hard ? 'hard' : 'soft'}|${c.learnK ? 'k' : ''}${neuronTuning.prefetch ? '' : '|np'}`;
   return backward
     ? `${common}|${c.detachReset ? 'detach' : ''}|${c.surrogate.constructor.name}|${+!!p.hasGS}${+!!p.hasGV}${+!!p.hasGVL}`
     : `${common}|${+!!p.saveH}${+!!p.storeV}`;
