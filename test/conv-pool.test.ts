@@ -117,16 +117,18 @@ describe.each(BACKENDS)('conv and pooling [%s]', (backend) => {
         );
       }
       convTuning.direct1x1 = true;
-      // the geometry compiled into the kernels as constants
-      convTuning.specialize = true;
+      // the other kind of index arithmetic than the rest of the suite uses: geometry compiled into
+      // the kernels as constants (the default) or read from uniforms
+      const specialized = convTuning.specialize;
+      convTuning.specialize = !specialized;
       {
         const c: ConvCase = { x: [2, 4, 6, 5], w: [6, 2, 3, 2], bias: true, stride: [2, 1], padding: [1, 2], dilation: [1, 2], groups: 2 };
         await gradcheck(
           (a, k, bb) => conv2d(a!, k!, bb!, refOpts(c)), (a, k, bb) => RC.conv2d(a!, k!, bb!, refOpts(c)),
-          [randArray(c.x, 560), randArray(c.w, 561), randArray([6], 562)], { label: 'specialized kernels' },
+          [randArray(c.x, 560), randArray(c.w, 561), randArray([6], 562)], { label: specialized ? 'uniform-driven kernels' : 'specialized kernels' },
         );
       }
-      convTuning.specialize = false;
+      convTuning.specialize = specialized;
       // only some inputs need a gradient
       const x = randArray([1, 2, 4, 4], 601), w = randArray([3, 2, 3, 3], 602), b = randArray([3], 603);
       await gradcheck((a, k, bb) => conv2d(a!, k!, bb!, { padding: 1 }), (a, k, bb) => RC.conv2d(a!, k!, bb!, { padding: 1 }), [x, w, b], {

@@ -28,7 +28,7 @@ import { reshape } from './view.js';
  * summed afterwards. `direct1x1`: 1×1 convolutions with stride 1, no padding and one group skip
  * im2col (see conv1x1). `specialize`: compile the layer geometry into the kernels (see geoWgsl).
  */
-export const convTuning = { maxColumnBytes: 256 * 2 ** 20, splitTarget: 512, minSplitK: 64, direct1x1: true, specialize: false };
+export const convTuning = { maxColumnBytes: 256 * 2 ** 20, splitTarget: 512, minSplitK: 64, direct1x1: true, specialize: typeof process === 'undefined' || process.env?.GRILLY_CONV_SPECIALIZE !== '0' };
 
 // ---- argument parsing (shared with pool.ts) ---------------------------------------------------
 
