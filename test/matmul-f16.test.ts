@@ -27,8 +27,8 @@ describe.each(BACKENDS)('matmul precision fp16 on %s', (backend) => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     try {
       grilly.setMatmulPrecision('fp16');
-      grilly.tidy(() => void grilly.matmul(grilly.ones([8, 8]), grilly.ones([8, 8])));
-      grilly.tidy(() => void grilly.matmul(grilly.ones([8, 8]), grilly.ones([8, 8])));
+      grilly.tidy(() => void grilly.matmul(grilly.ones([16, 16]), grilly.ones([16, 16])));
+      grilly.tidy(() => void grilly.matmul(grilly.ones([16, 16]), grilly.ones([16, 16])));
       const notices = warn.mock.calls.filter((c) => String(c[0]).includes("matmul precision 'fp16' needs f16 subgroup matrices"));
       expect(notices.length).toBe(grilly.backendInfo().f16Matmul ? 0 : 1);
     } finally {
@@ -42,6 +42,15 @@ describe.each(BACKENDS)('matmul precision fp16 on %s', (backend) => {
     ['batched 3×(40×48 @ 48×36)', [3, 40, 48], [3, 48, 36]],
     ['rows not a multiple of 8: 33×24 @ 24×40', [33, 24], [24, 40]],
   ];
+
+  test('an output under 256 elements stays fp32 (the f16 kernel binds C in 1 KiB tiles)', async () => {
+    const a = randArray([8, 8], 1), b = randArray([8, 8], 2);
+    const fp32 = await grilly.matmul(T(a), T(b)).data();
+    grilly.setMatmulPrecision('fp16');
+    const before = used();
+    expectExact(await grilly.matmul(T(a), T(b)).data(), fp32, '8×8');
+    expect(used()).toBe(before);
+  });
 
   test.each(CASES)('matmul %s', async (_label, sa, sb) => {
     const a = randArray(sa, sa[0]!), b = randArray(sb, sb[1]! + 7);

@@ -253,7 +253,8 @@ export function gemmSplitK(p: GemmParams): { S: number; kChunk: number } {
 export function gemm(op: string, a: Tensor, b: Tensor, p: GemmParams, outShape: readonly number[], bias?: Tensor): Tensor {
   if (bias && p.batch !== 1) throw new ShapeError(`${op}: a fused bias needs batch 1, got ${p.batch}`);
   const { S, kChunk } = gemmSplitK(p);
-  if (S === 1 && p.batch <= MAX_Z && matmulF16(a.backend)) return gemmF16(op, a, b, p, outShape, bias);
+  // (The f16 kernel stores 16×16 f32 tiles straight into C: Dawn wants C bound ≥ 1 KiB.)
+  if (S === 1 && p.batch <= MAX_Z && p.M * p.N * p.batch >= 256 && matmulF16(a.backend)) return gemmF16(op, a, b, p, outShape, bias);
   if (S > 1) {
     // Few output tiles and a long K: each split sums a range of K into its own slice of C.
     const part = launch(op, gemmKernel, [a, b], [p.batch, S, p.M * p.N], 'float32', { ...p, splits: S, kChunk });

@@ -354,8 +354,21 @@ export function castF16Grid(n: number, wg = 256, per = 1): [number, number, numb
 
 // ---- the ops --------------------------------------------------------------------------------
 
-/** The tile configuration used (fastest measured on the H200 among those correct everywhere). */
-export const SGMAT_TILE: Omit<SgmatOpts, 'transA' | 'transB'> = { tileM: 64, tileN: 128, tileK: 32, sgM: 2, sgN: 2 };
+/**
+ * Tile configurations (measured on the H200, ONB shapes 8000×16384×16384, casts included): big
+ * 256×128 tiles of 4×2 subgroups, K-slices of 16 — 92 TFLOP/s for A·Bᵀ, 100 for Aᵀ·B (64×128 of
+ * 2×2 subgroups: 43 and 41) — when there are enough of them to fill the device; 64×128 otherwise.
+ */
+export const SGMAT_TILE: Omit<SgmatOpts, 'transA' | 'transB'> = { tileM: 256, tileN: 128, tileK: 16, sgM: 4, sgN: 2 };
+export const SGMAT_TILE_SMALL: Omit<SgmatOpts, 'transA' | 'transB'> = { tileM: 64, tileN: 128, tileK: 32, sgM: 2, sgN: 2 };
+{
+  // GRILLY_SGMAT_TILE=tileM,tileN,tileK,sgM,sgN overrides the big tile (bench/gemm-f16.ts sweeps it)
+  const env = typeof process !== 'undefined' ? process.env?.GRILLY_SGMAT_TILE : undefined;
+  if (env) {
+    const [tileM, tileN, tileK, sgM, sgN] = env.split(',').map(Number);
+    Object.assign(SGMAT_TILE, { tileM, tileN, tileK, sgM, sgN });
+  }
+}
 
 interface CastParams {
   n: number;
@@ -389,8 +402,9 @@ export interface SgmatParams {
 }
 
 function sgmatOpts(p: SgmatParams): SgmatOpts {
+  const big = Math.ceil(p.M / SGMAT_TILE.tileM) * Math.ceil(p.N / SGMAT_TILE.tileN) * p.batch >= 264;
   return {
-    ...SGMAT_TILE,
+    ...(big ? SGMAT_TILE : SGMAT_TILE_SMALL),
     transA: p.transA,
     transB: p.transB,
     vecA: sgmatVec(p.transA ? p.M : p.K, p.strideA),
@@ -403,7 +417,7 @@ export const sgmatKernel: Kernel<SgmatParams> = {
   name: 'gemm.f16',
   key: (p) => {
     const o = sgmatOpts(p);
-    return `${p.transA ? 'T' : 'N'}${p.transB ? 'T' : 'N'}|${o.vecA}${o.vecB}`;
+    return `${p.transA ? 'T' : 'N'}${p.transB ? 'T' : 'N'}|${o.vecA}${o.vecB}|${o.tileM}x${o.tileN}x${o.tileK}/${o.sgM}x${o.sgN}`;
   },
   cpu: () => {
     throw new Error('gemm.f16: the cpu backend has no f16 matmul (precision fp16 falls back to fp32 there)');
