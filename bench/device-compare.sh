@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Issue 7's comparison, in one device call: grilly's SNN workloads and SpikingJelly's (every
+# backend) on the same GPU, then the ratio table. Run on the GPU machine from the repo root:
+#   source .device/enter.sh && bash bench/device-compare.sh $OUT [--quick]
+# Needs SpikingJelly master in vendor/spikingjelly (ignored; fetched, never committed).
+set -uo pipefail
+out=${1:?usage: device-compare.sh OUTDIR [--quick]}
+quick=${2:-}
+mkdir -p "$out"
+commit=${COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$out/gpu.txt"
+echo "== grilly fp32"
+tsx bench/run.ts --suite snn $quick --commit "$commit" --out "$out/grilly.json" 2>&1 | grep -v '^Warning'
+echo "== grilly fp16 (onb)"
+GRILLY_MATMUL_PRECISION=fp16 tsx bench/run.ts --suite onb $quick --commit "$commit" --out "$out/grilly-fp16.json" 2>&1 | grep -v '^Warning'
+echo "== SpikingJelly"
+PYTHONPATH=vendor python3 bench/sj/bench_sj.py --out "$out/sj.json" $quick
+echo "== ratios (grilly ÷ SpikingJelly's best backend)"
+tsx bench/ratios.ts "$out/grilly.json" "$out/sj.json" "$out/grilly-fp16.json" --out "$out/ratios.json" | tee "$out/ratios.txt"
+tsx bench/ratios.ts "$out/grilly.json" "$out/sj.json" "$out/grilly-fp16.json" --md > "$out/ratios.md"
