@@ -100,10 +100,9 @@ export function onbWorkload(n: number, quick: boolean, T = 500, B = 16): Workloa
       g.tidy(() => {
         resetNet(model);
         for (const p of model.parameters()) p.grad = null;
-        // As PyTorch's model(x).sum().backward(): the spikes go once summed.
-        const out = model.forward(x);
-        const loss = out.sum();
-        out.dispose();
+        // The forward in its own tidy, as PyTorch frees model(x).sum()'s intermediates once the
+        // loss exists: the graph keeps what backward needs (LIF's H), the rest goes now.
+        const loss = g.tidy(() => model.forward(x).sum());
         loss.backward();
       }),
     dispose: () => {
@@ -121,8 +120,7 @@ function trainingStep(model: nn.Module, x: () => g.Tensor, B: number): { step: (
   return {
     step: () =>
       g.tidy(() => {
-        const out = model.forward(x()).mean(0);
-        const loss = lossFn.forward(out, target);
+        const loss = g.tidy(() => lossFn.forward(model.forward(x()).mean(0), target));
         opt.zeroGrad();
         loss.backward();
         opt.step();
