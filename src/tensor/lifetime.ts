@@ -141,28 +141,29 @@ export async function setupGc(): Promise<void> {
 }
 
 /**
- * Called by a pooled allocator before it takes more memory from the device: collects garbage
- * when live bytes grew by a step since the last collection (dropped tensors may be holding the
- * chunks it needs). Returns whether finalizers ran (the pool is worth searching again).
+ * Called by a pooled allocator before it takes more memory from the device: when a step's worth
+ * of tensors was allocated since the last collection, dropped-but-uncollected ones may hold the
+ * chunks it needs, so it collects (and runs the finalizers) first. Returns whether it did (the
+ * pool is worth searching again). A loop whose allocations the pool serves never gets here.
  */
-let lastMissGc = 0;
-export function reclaimBeforeGrowing(bytesInUse: number): boolean {
-  if (!gcFn) return false;
-  if (bytesInUse < lastMissGc) lastMissGc = bytesInUse;
-  if (bytesInUse - lastMissGc <= Math.max(GC_STEP, lastMissGc / 8)) return false;
+let allocatedSinceGc = 0;
+export function reclaimBeforeGrowing(): boolean {
+  if (!gcFn || allocatedSinceGc < GC_STEP) return false;
   gcFn();
   finalizer.cleanupSome?.();
-  lastMissGc = bytesInUse;
+  allocatedSinceGc = 0;
   return true;
 }
 
-/** Called after each device allocation with the bytes now taken from the device. */
-export function allocationPressure(bytesReserved: number): void {
+/** Called after each device allocation (of `bytes`) with the bytes now taken from the device. */
+export function allocationPressure(bytesReserved: number, bytes: number): void {
+  allocatedSinceGc += bytes;
   if (!gcFn) return;
   if (bytesReserved < lastGcBytes) lastGcBytes = bytesReserved;
   else if (bytesReserved - lastGcBytes > Math.max(GC_STEP, lastGcBytes / 8)) {
     gcFn();
     finalizer.cleanupSome?.();
     lastGcBytes = bytesReserved;
+    allocatedSinceGc = 0;
   }
 }

@@ -40,7 +40,7 @@ export class Tensor {
   static empty(shape: Shape, dtype: DType, op: string, backend?: Backend, inputs?: readonly Tensor[]): Tensor {
     const b = backend ?? currentBackend(op);
     const h = b.alloc(numel(shape) * 4, op, inputs?.map((t) => t.storage(op).handle));
-    allocationPressure(b.bytesReserved);
+    allocationPressure(b.bytesReserved, numel(shape) * 4);
     return new Tensor(new Storage(b, h), shape, dtype);
   }
 

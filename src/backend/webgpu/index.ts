@@ -113,7 +113,7 @@ export class WebGPUBackend implements Backend {
     if (align > 256) throw new BackendError(`webgpu: minStorageBufferOffsetAlignment ${align} is larger than grilly's smallest size class (256)`);
     const makeSlab = (size: number) => device.createBuffer({ size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST });
     // Before the pool grows, dropped-but-uncollected tensors get a chance to return their chunks.
-    this.mem = new SlabAllocator<GPUBuffer>(makeSlab, Math.min(this.maxBinding, this.maxBuffer), () => reclaimBeforeGrowing(this.bytesInUse));
+    this.mem = new SlabAllocator<GPUBuffer>(makeSlab, Math.min(this.maxBinding, this.maxBuffer), () => reclaimBeforeGrowing());
     this.memPersistent = new SlabAllocator<GPUBuffer>(makeSlab, Math.min(this.maxBinding, this.maxBuffer));
     device.addEventListener('uncapturederror', (ev: Event) => {
       const e = (ev as GPUUncapturedErrorEvent).error;
