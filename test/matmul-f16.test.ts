@@ -41,6 +41,8 @@ describe.each(BACKENDS)('matmul precision fp16 on %s', (backend) => {
     ['odd 129×200 @ 200×77', [129, 200], [200, 77]],
     ['batched 3×(40×48 @ 48×36)', [3, 40, 48], [3, 48, 36]],
     ['rows not a multiple of 8: 33×24 @ 24×40', [33, 24], [24, 40]],
+    // whole tiles inside C but rows of C not 16-byte aligned: stores go through workgroup memory
+    ['N not a multiple of 4: 300×40 @ 40×259', [300, 40], [40, 259]],
   ];
 
   test('an output under 256 elements stays fp32 (the f16 kernel binds C in 1 KiB tiles)', async () => {

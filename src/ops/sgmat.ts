@@ -230,7 +230,7 @@ export function sgmatGemmWgsl(opts: SgmatOpts): string {
   let accDecl = '';
   for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) accDecl += `  var c${i}_${j} = ${result}();\n`;
 
-  // ---- epilogue: direct stores when the workgroup tile is inside C, else via scratch ----
+  // ---- epilogue: direct stores when the workgroup tile is inside C (and N % 4 == 0), else via scratch ----
   let direct = '';
   let guarded = '';
   const S = r.mmaM * r.mmaN;
@@ -311,7 +311,9 @@ ${accDecl}  ${regDecl}
   let tiles = (K + ${r.tileK - 1}u) / ${r.tileK}u;
   var k0 = 0u;
 ${kLoop}
-  if (m0 + ${r.tileM}u <= M && n0 + ${r.tileN}u <= N) {
+  // Direct stores need the whole tile inside C and a 16-byte-aligned row stride (Vulkan requires
+  // cooperative-matrix pointers and strides aligned to min(16 bytes, one row/column)).
+  if ((N & 3u) == 0u && m0 + ${r.tileM}u <= M && n0 + ${r.tileN}u <= N) {
 ${direct}  } else {
 ${guarded}  }
 }
