@@ -15,7 +15,7 @@
 import { writeFileSync } from 'node:fs';
 import { create, globals } from 'webgpu';
 import { emulateSgmatWgsl } from './emulate.js';
-import { castF16Grid, castF16Wgsl, sgmatGemmWgsl, sgmatGrid, sgmatVec, sgmatWorkgroupBytes, sgmatWorkgroupSize, type SgmatOpts } from './kernel.js';
+import { castF16Grid, castF16Wgsl, f16Bits, sgmatGemmWgsl, sgmatGrid, sgmatVec, sgmatWorkgroupBytes, sgmatWorkgroupSize, type SgmatOpts } from './kernel.js';
 
 Object.assign(globalThis, globals);
 const args = new Set(process.argv.slice(2));
@@ -30,31 +30,8 @@ const log = (...a: unknown[]) => console.log(...a);
 const report: Record<string, unknown> = {};
 
 // ---------------------------------------------------------------- f16 helpers (Node 20: no Float16Array)
-const f32b = new Float32Array(1);
-const u32b = new Uint32Array(f32b.buffer);
-function toF16(x: number): number {
-  f32b[0] = x;
-  const b = u32b[0]!;
-  const s = (b >>> 16) & 0x8000;
-  const e = (b >>> 23) & 0xff;
-  let m = b & 0x7fffff;
-  if (e === 0xff) return s | 0x7c00 | (m ? 0x200 : 0);
-  const ne = e - 127 + 15;
-  if (ne >= 0x1f) return s | 0x7c00;
-  if (ne <= 0) {
-    if (ne < -10) return s;
-    m |= 0x800000;
-    const shift = 14 - ne;
-    let h = m >>> shift;
-    const rem = m & ((1 << shift) - 1), half = 1 << (shift - 1);
-    if (rem > half || (rem === half && (h & 1))) h++;
-    return s | h;
-  }
-  let h = (ne << 10) | (m >>> 13);
-  const rem = m & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
-  return s | h;
-}
+// Round-to-nearest-even f16 bits: the same function the cpu side of the cast kernel uses.
+const toF16 = f16Bits;
 function fromF16(h: number): number {
   const s = h & 0x8000 ? -1 : 1, e = (h >>> 10) & 0x1f, m = h & 0x3ff;
   if (e === 0) return s * m * 2 ** -24;
@@ -480,6 +457,8 @@ async function bench(M: number, N: number, K: number, combos: [boolean, boolean]
 const good = picked.filter((v) => correct[v]);
 if (emulate) {
   log(`\n--emulate: ${good.length}/${Object.keys(correct).length} tested variants correct (timings need the real feature)`);
+  // SGMAT_EMU_TIME=1 runs the timing code once on a tiny shape (checks the harness, not speed).
+  if (process.env.SGMAT_EMU_TIME && good.length) await bench(136, 72, 48, [[false, false], [true, true]], good.slice(0, 1), 2, 1);
 } else if (good.length === 0) {
   log('\nno variant is correct; skipping timings');
 } else {
