@@ -43,6 +43,8 @@ describe.each(BACKENDS)('matmul precision fp16 on %s', (backend) => {
     ['rows not a multiple of 8: 33×24 @ 24×40', [33, 24], [24, 40]],
     // whole tiles inside C but rows of C not 16-byte aligned: stores go through workgroup memory
     ['N not a multiple of 4: 300×40 @ 40×259', [300, 40], [40, 259]],
+    // enough big tiles (≥ 264 of 128×256) to take the big-tile kernel, with a ragged edge
+    ['big tiles: 2100×16 @ 16×4100', [2100, 16], [16, 4100]],
   ];
 
   test('an output under 256 elements stays fp32 (the f16 kernel binds C in 1 KiB tiles)', async () => {

@@ -357,18 +357,19 @@ export function castF16Grid(n: number, wg = 256, per = 1): [number, number, numb
 // ---- the ops --------------------------------------------------------------------------------
 
 /**
- * Tile configurations (measured on the H200, ONB shapes 8000×16384×16384, casts included): big
- * 256×128 tiles of 4×2 subgroups, K-slices of 16 — 92 TFLOP/s for A·Bᵀ, 100 for Aᵀ·B (64×128 of
- * 2×2 subgroups: 43 and 41) — when there are enough of them to fill the device; 64×128 otherwise.
+ * Tile configurations (measured on the H200, ONB shapes 8000×16384×16384, casts included, by
+ * bench/gemm-f16.ts): big 128×256 tiles of 2×4 subgroups, K-slices of 32 in one staging buffer —
+ * 152 TFLOP/s for A·Bᵀ, 173 for Aᵀ·B (double-buffered 256×128/K16: 92 and 100; 64×128 of 2×2
+ * subgroups: 43 and 41) — when there are enough of them to fill the device; 64×128 otherwise.
  */
-export const SGMAT_TILE: Omit<SgmatOpts, 'transA' | 'transB'> = { tileM: 256, tileN: 128, tileK: 16, sgM: 4, sgN: 2 };
+export const SGMAT_TILE: Omit<SgmatOpts, 'transA' | 'transB'> = { tileM: 128, tileN: 256, tileK: 32, sgM: 2, sgN: 4, doubleBuffer: false };
 export const SGMAT_TILE_SMALL: Omit<SgmatOpts, 'transA' | 'transB'> = { tileM: 64, tileN: 128, tileK: 32, sgM: 2, sgN: 2 };
 {
-  // GRILLY_SGMAT_TILE=tileM,tileN,tileK,sgM,sgN overrides the big tile (bench/gemm-f16.ts sweeps it)
+  // GRILLY_SGMAT_TILE=tileM,tileN,tileK,sgM,sgN[,doubleBuffer 0|1[,swizzle]] overrides the big tile (bench/gemm-f16.ts sweeps it)
   const env = typeof process !== 'undefined' ? process.env?.GRILLY_SGMAT_TILE : undefined;
   if (env) {
-    const [tileM, tileN, tileK, sgM, sgN] = env.split(',').map(Number);
-    Object.assign(SGMAT_TILE, { tileM, tileN, tileK, sgM, sgN });
+    const [tileM, tileN, tileK, sgM, sgN, db = 1, swizzle = 0] = env.split(',').map(Number);
+    Object.assign(SGMAT_TILE, { tileM, tileN, tileK, sgM, sgN, doubleBuffer: db !== 0, swizzle });
   }
 }
 
@@ -419,7 +420,7 @@ export const sgmatKernel: Kernel<SgmatParams> = {
   name: 'gemm.f16',
   key: (p) => {
     const o = sgmatOpts(p);
-    return `${p.transA ? 'T' : 'N'}${p.transB ? 'T' : 'N'}|${o.vecA}${o.vecB}|${o.tileM}x${o.tileN}x${o.tileK}/${o.sgM}x${o.sgN}`;
+    return `${p.transA ? 'T' : 'N'}${p.transB ? 'T' : 'N'}|${o.vecA}${o.vecB}|${o.tileM}x${o.tileN}x${o.tileK}/${o.sgM}x${o.sgN}/${o.doubleBuffer === false ? 1 : 2}/${o.swizzle ?? 0}`;
   },
   cpu: () => {
     throw new Error('gemm.f16: the cpu backend has no f16 matmul (precision fp16 falls back to fp32 there)');
