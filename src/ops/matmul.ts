@@ -258,19 +258,11 @@ export function gemm(op: string, a: Tensor, b: Tensor, p: GemmParams, outShape: 
   if (S > 1) {
     // Few output tiles and a long K: each split sums a range of K into its own slice of C.
     const part = launch(op, gemmKernel, [a, b], [p.batch, S, p.M * p.N], 'float32', { ...p, splits: S, kChunk });
-    let out = sum(part, 1);
+    const out = sum(part, 1);
     part.dispose();
-    if (bias) {
-      const m = out.view_([p.M, p.N]);
-      out.dispose();
-      const bd = bias.detach(); // linear() attaches the gradient itself
-      out = add(m, bd);
-      bd.dispose();
-      m.dispose();
-    }
     const shaped = out.view_(outShape);
     out.dispose();
-    return shaped;
+    return bias ? addBias(shaped, bias) : shaped;
   }
   if (bias) return launch(op, gemmKernel, [a, b, bias], outShape, 'float32', { ...p, bias: true });
   if (p.batch <= MAX_Z) return launch(op, gemmKernel, [a, b], outShape, 'float32', p);
@@ -285,17 +277,19 @@ export function gemm(op: string, a: Tensor, b: Tensor, p: GemmParams, outShape: 
 function gemmF16(op: string, a: Tensor, b: Tensor, p: GemmParams, outShape: readonly number[], bias?: Tensor): Tensor {
   const cast = (t: Tensor) => launch(`${op}.cast`, castF16Kernel, [t], [Math.ceil(t.size / 2)], 'int32', { n: t.size });
   const ah = cast(a), bh = cast(b);
-  let out = launch(op, sgmatKernel, [ah, bh], outShape, 'float32', { M: p.M, N: p.N, K: p.K, batch: p.batch, strideA: p.strideA, strideB: p.strideB, transA: p.transA, transB: p.transB });
+  const out = launch(op, sgmatKernel, [ah, bh], outShape, 'float32', p);
   ah.dispose();
   bh.dispose();
-  if (bias) {
-    const bd = bias.detach();
-    const o2 = add(out, bd);
-    bd.dispose();
-    out.dispose();
-    out = o2;
-  }
-  return out;
+  return bias ? addBias(out, bias) : out;
+}
+
+/** out + bias over the last dim, for the paths that cannot add it in the GEMM's epilogue; consumes out. */
+function addBias(out: Tensor, bias: Tensor): Tensor {
+  const bd = bias.detach(); // linear() attaches the gradient itself
+  const y = add(out, bd);
+  bd.dispose();
+  out.dispose();
+  return y;
 }
 
 /** Matrix product with NumPy's rules: 1-D operands are promoted, batch dims broadcast. */

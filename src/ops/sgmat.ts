@@ -12,6 +12,7 @@
 // The matrix builtins need subgroup-uniform control flow and arguments: per-subgroup offsets come
 // from @builtin(subgroup_id).
 import type { Kernel } from '../backend/types.js';
+import type { GemmParams } from './matmul.js';
 import { PRELUDE } from './kernel.js';
 
 export type SmemType = 'f16' | 'vec4<f16>' | 'vec4<u32>';
@@ -393,16 +394,8 @@ export const castF16Kernel: Kernel<CastParams> = {
   uniforms: (p, u) => void u.u32(p.n),
 };
 
-export interface SgmatParams {
-  M: number;
-  N: number;
-  K: number;
-  batch: number;
-  strideA: number;
-  strideB: number;
-  transA: boolean;
-  transB: boolean;
-}
+/** The GEMM's shape and layout (the same parameters as the fp32 kernel's; batch ≤ 65535). */
+export type SgmatParams = Pick<GemmParams, 'M' | 'N' | 'K' | 'batch' | 'strideA' | 'strideB' | 'transA' | 'transB'>;
 
 function sgmatOpts(p: SgmatParams): SgmatOpts {
   const big = Math.ceil(p.M / SGMAT_TILE.tileM) * Math.ceil(p.N / SGMAT_TILE.tileN) * p.batch >= 264;
