@@ -45,6 +45,26 @@ describe.each(BACKENDS)(`neurons against SpikingJelly (torch ${SJ.torch}) [%s]`,
     if (c.dw !== undefined) expectClose([await (node as nn.ParametricLIFNode).w.grad!.item()], [c.dw], { atol: 1e-5, rtol: 1e-5 }, 'dw');
   });
 
+  // The fixtures have 10 neurons per step; tiled 4× along the last dim (40, a multiple of 4) they
+  // take the kernels' vec4 path, whose answers must be the fixtures' again, copy by copy.
+  it.each(SJ.cases.filter((_c, i) => i % 3 === 0).map((c) => [caseName(c), c] as const))('%s, tiled to 40 neurons (the vec4 kernels)', async (_n, c) => {
+    const tile = (j: TJ): TJ => {
+      const last = j.shape[j.shape.length - 1]!;
+      const data: number[] = [];
+      for (let r = 0; r < j.data.length; r += last) for (let k = 0; k < 4; k++) data.push(...j.data.slice(r, r + last));
+      return { shape: [...j.shape.slice(0, -1), last * 4], data };
+    };
+    const node = nodeFor(c);
+    const x = t(tile(c.x), true);
+    const s = node.forward(x);
+    s.mul(t(tile(c.gs))).sum().add(node.vSeq!.mul(t(tile(c.gv))).sum()).backward();
+    expect(Array.from(await s.data())).toEqual(tile(c.spikes).data);
+    expectClose(await node.vSeq!.data(), tile(c.v_seq).data, { atol: 1e-5 }, 'v_seq');
+    expectClose(await node.v!.data(), tile(c.v).data, { atol: 1e-5 }, 'v');
+    expectClose(await x.grad!.data(), tile(c.dx).data, { atol: 1e-5, rtol: 1e-5 }, 'dx');
+    if (c.dw !== undefined) expectClose([await (node as nn.ParametricLIFNode).w.grad!.item()], [4 * c.dw], { atol: 4e-5, rtol: 1e-5 }, 'dw');
+  });
+
   it('a two-layer LIF MLP (SeqToANNContainer, mean over T, CrossEntropyLoss): both backward styles give SpikingJelly\'s gradients', async () => {
     const m = SJ.mlp;
     const lif = () => new nn.LIFNode({ tau: 2, decayInput: false, stepMode: 'm' });

@@ -100,8 +100,13 @@ export class Expr {
     return out;
   }
 
-  /** WGSL over f32 values; `rename` maps variables to WGSL expressions. */
-  wgsl(rename: Record<string, string> = {}): string {
+  /**
+   * WGSL over f32 values; `rename` maps variables to WGSL expressions. With `vec4`, variables may
+   * be vec4<f32> or f32: comparisons, selects and two-argument functions splat their operands
+   * (WGSL mixes vectors and scalars only in arithmetic).
+   */
+  wgsl(rename: Record<string, string> = {}, vec4 = false): string {
+    const V = (s: string) => (vec4 ? `vec4<f32>(${s})` : s);
     const go = (n: Node): string => {
       switch (n.k) {
         case 'num': return Number.isInteger(n.v) ? `${n.v}.0` : String(n.v);
@@ -109,11 +114,11 @@ export class Expr {
         case 'neg': return `(-${go(n.a)})`;
         case 'bin': return `(${go(n.a)} ${n.op} ${go(n.b)})`;
         case 'call': {
-          if (n.fn === 'ge') return `select(0.0, 1.0, ${go(n.args[0]!)} >= ${go(n.args[1]!)})`;
-          if (n.fn === 'sel') return `select(${go(n.args[2]!)}, ${go(n.args[1]!)}, ${go(n.args[0]!)} != 0.0)`;
+          if (n.fn === 'ge') return `select(${V('0.0')}, ${V('1.0')}, ${V(go(n.args[0]!))} >= ${V(go(n.args[1]!))})`;
+          if (n.fn === 'sel') return `select(${V(go(n.args[2]!))}, ${V(go(n.args[1]!))}, ${V(go(n.args[0]!))} != ${V('0.0')})`;
           const w = FUNCS[n.fn]!.wgsl;
           if (!w) throw new ValueError(`expression "${this.source}": ${n.fn} has no WGSL form`);
-          return `${w}(${n.args.map(go).join(', ')})`;
+          return `${w}(${n.args.map((a) => (n.args.length > 1 ? V(go(a)) : go(a))).join(', ')})`;
         }
       }
     };

@@ -105,40 +105,52 @@ function backwardPlan(p: NeuronParams): { inputs: string[]; outputs: string[]; p
 // Uniform words: 0 T, 1 N, 2 vth, 3 vr, 4 tau, 5 alpha.
 const CONSTS: Record<string, string> = { vth: 'pf(2u)', vr: 'pf(3u)', tau: 'pf(4u)', alpha: 'pf(5u)' };
 
-function wgslOf(plan: ReturnType<typeof forwardPlan>, backward: boolean): string {
-  const decls = [...plan.inputs.map((b, i) => `@group(0) @binding(${1 + i}) var<storage, read> ${b}: array<f32>;`), ...plan.outputs.map((b, i) => `@group(0) @binding(${1 + plan.inputs.length + i}) var<storage, read_write> ${b}: array<f32>;`)];
+function wgslOf(plan: ReturnType<typeof forwardPlan>, backward: boolean, vec: boolean): string {
+  // With vec, each invocation runs four adjacent neurons as vec4<f32> (N % 4 == 0): per-step
+  // buffers are bound as arrays of vec4 and indexed in quads. Buffers read once at 'first' (a
+  // learnable w) stay scalar.
+  const F = vec ? 'vec4<f32>' : 'f32';
+  const scalarBufs = new Set(plan.pre.concat(plan.body).filter((s): s is { load: string; buf: string; at: 'first' } => 'load' in s && s.at === 'first').map((s) => s.buf));
+  const bufT = (b: string) => (scalarBufs.has(b) ? 'f32' : F);
+  const decls = [...plan.inputs.map((b, i) => `@group(0) @binding(${1 + i}) var<storage, read> ${b}: array<${bufT(b)}>;`), ...plan.outputs.map((b, i) => `@group(0) @binding(${1 + plan.inputs.length + i}) var<storage, read_write> ${b}: array<${bufT(b)}>;`)];
   const mutable = new Set(plan.pre.concat(plan.body).filter((s): s is { set: string; e: string } => 'set' in s).map((s) => s.set));
   const declared = new Set<string>();
+  const expr = (e: string) => {
+    const w = Expr.parse(e).wgsl(CONSTS, vec);
+    return vec ? `vec4<f32>(${w})` : w;
+  };
+  // Indices in elements (scalar) or quads (vec): t * N + n, with N and n counted in the same unit.
   const emit = (st: Stmt): string => {
     if ('let' in st) {
       declared.add(st.let);
-      return `${mutable.has(st.let) ? 'var' : 'let'} ${st.let}: f32 = ${Expr.parse(st.e).wgsl(CONSTS)};`;
+      return `${mutable.has(st.let) ? 'var' : 'let'} ${st.let}: ${F} = ${expr(st.e)};`;
     }
     if ('set' in st) {
       if (!declared.has(st.set)) {
         declared.add(st.set);
-        return `var ${st.set}: f32 = ${Expr.parse(st.e).wgsl(CONSTS)};`;
+        return `var ${st.set}: ${F} = ${expr(st.e)};`;
       }
-      return st.e === st.set ? '' : `${st.set} = ${Expr.parse(st.e).wgsl(CONSTS)};`;
+      return st.e === st.set ? '' : `${st.set} = ${expr(st.e)};`;
     }
     if ('load' in st) {
       declared.add(st.load);
       const at = st.at === 't' ? 't * N + n' : st.at === 'n' ? 'n' : '0u';
-      return `${mutable.has(st.load) ? 'var' : 'let'} ${st.load}: f32 = ${st.buf}[${at}];`;
+      const v = st.at === 'first' && vec ? `vec4<f32>(${st.buf}[${at}])` : `${st.buf}[${at}]`;
+      return `${mutable.has(st.load) ? 'var' : 'let'} ${st.load}: ${F} = ${v};`;
     }
-    if ('loadPrev' in st) return `let ${st.loadPrev}: f32 = ${st.buf}[max(t, 1u) * N + n - N];\n    let first: f32 = select(0.0, 1.0, t == 0u);`;
-    return `${st.store}[${st.at === 't' ? 't * N + n' : 'n'}] = ${Expr.parse(st.e).wgsl(CONSTS)};`;
+    if ('loadPrev' in st) return `let ${st.loadPrev}: ${F} = ${st.buf}[max(t, 1u) * N + n - N];\n    let first: f32 = select(0.0, 1.0, t == 0u);`;
+    return `${st.store}[${st.at === 't' ? 't * N + n' : 'n'}] = ${expr(st.e)};`;
   };
   const loop = backward ? 'for (var i = 0u; i < T; i++) {\n    let t = T - 1u - i;' : 'for (var t = 0u; t < T; t++) {';
   // Per-step loads are fetched one step ahead, so each thread keeps a load in flight while it
   // computes (the kernels are bound by memory latency as much as by bandwidth).
   const ahead = neuronTuning.prefetch ? plan.body.filter((st): st is { load: string; buf: string; at: 't' } => 'load' in st && st.at === 't') : [];
   const first = backward ? 'T - 1u' : '0u', next = backward ? 't - 1u' : 't + 1u', more = backward ? 't > 0u' : 't + 1u < T';
-  const prefetch = ahead.map((st) => `var pf_${st.load}: f32 = 0.0;\n  if (T > 0u) { pf_${st.load} = ${st.buf}[(${first}) * N + n]; }`).join('\n  ');
+  const prefetch = ahead.map((st) => `var pf_${st.load}: ${F} = ${F}(0.0);\n  if (T > 0u) { pf_${st.load} = ${st.buf}[(${first}) * N + n]; }`).join('\n  ');
   const emitBody = (st: Stmt): string => {
     if ('load' in st && st.at === 't' && ahead.includes(st as never)) {
       declared.add(st.load);
-      return `${mutable.has(st.load) ? 'var' : 'let'} ${st.load}: f32 = pf_${st.load};\n    if (${more}) { pf_${st.load} = ${st.buf}[(${next}) * N + n]; }`;
+      return `${mutable.has(st.load) ? 'var' : 'let'} ${st.load}: ${F} = pf_${st.load};\n    if (${more}) { pf_${st.load} = ${st.buf}[(${next}) * N + n]; }`;
     }
     return emit(st);
   };
@@ -147,7 +159,7 @@ function wgslOf(plan: ReturnType<typeof forwardPlan>, backward: boolean): string
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let n = gid.x + gid.y * nwg.x * ${WG}u;
   let T = pu(0u);
-  let N = pu(1u);
+  let N = pu(1u)${vec ? ' / 4u' : ''};
   if (n >= N) { return; }
   ${plan.pre.map(emit).filter(Boolean).join('\n  ')}
   ${prefetch}
@@ -159,7 +171,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }
 
 /** @internal Benchmarks toggle it (GRILLY_NEURON_PREFETCH=0 turns it off). */
-export const neuronTuning = { prefetch: typeof process === 'undefined' || process.env?.GRILLY_NEURON_PREFETCH !== '0' };
+export const neuronTuning = {
+  prefetch: typeof process === 'undefined' || process.env?.GRILLY_NEURON_PREFETCH !== '0',
+  /** Four neurons per invocation as vec4 when N % 4 == 0 (GRILLY_NEURON_VEC4=0 turns it off). */
+  vec4: typeof process === 'undefined' || process.env?.GRILLY_NEURON_VEC4 !== '0',
+};
+
+const useVec4 = (p: NeuronParams) => neuronTuning.vec4 && p.N % 4 === 0;
 
 type CpuFn = (bufs: Record<string, Float32Array>, T: number, N: number, vth: number, vr: number, tau: number, alpha: number) => void;
 
@@ -190,7 +208,7 @@ for (let n = 0; n < N; n++) {
 
 function variantKey(p: NeuronParams, backward: boolean): string {
   const c = p.cfg;
-  const common = `${c.model.name}|${c.hard ? 'hard' : 'soft'}|${c.learnK ? 'k' : ''}${neuronTuning.prefetch ? '' : '|np'}`;
+  const common = `${c.model.name}|${c.hard ? 'hard' : 'soft'}|${c.learnK ? 'k' : ''}${neuronTuning.prefetch ? '' : '|np'}${useVec4(p) ? '|v4' : ''}`;
   return backward
     ? `${common}|${c.detachReset ? 'detach' : ''}|${c.surrogate.constructor.name}|${+!!p.hasGS}${+!!p.hasGV}${+!!p.hasGVL}`
     : `${common}|${+!!p.saveH}${+!!p.storeV}`;
@@ -214,8 +232,8 @@ function makeKernel(backward: boolean): Kernel<NeuronParams> {
       pl.outputs.forEach((b, i) => (bufs[b] = outs[i]!.f32));
       fn(bufs, p.T, p.N, p.vth, p.vr, p.tau, p.cfg.surrogate.alpha);
     },
-    wgsl: (p) => wgslOf(plan(p), backward),
-    grid: (p) => grid1d(p.N),
+    wgsl: (p) => wgslOf(plan(p), backward, useVec4(p)),
+    grid: (p) => grid1d(useVec4(p) ? p.N / 4 : p.N),
     uniforms: (p, u) => void u.u32(p.T).u32(p.N).f32(p.vth).f32(p.vr).f32(p.tau).f32(p.cfg.surrogate.alpha),
   };
 }
