@@ -25,6 +25,8 @@ export interface NeuronParams {
   vth: number;
   vr: number;
   tau: number;
+  /** No V0 buffer: every neuron starts at vr (a fresh state: vReset, or 0 for soft reset). */
+  v0Const?: boolean;
   // forward
   saveH?: boolean;
   storeV?: boolean;
@@ -48,9 +50,9 @@ const RESET_SOFT = 'h - vth * s';
 /** Buffers bound (in order: inputs, then outputs) and statements, for a forward kernel. */
 function forwardPlan(p: NeuronParams): { inputs: string[]; outputs: string[]; pre: Stmt[]; body: Stmt[]; post: Stmt[] } {
   const c = p.cfg;
-  const inputs = ['X', 'V0', ...(c.learnK ? ['W'] : [])];
+  const inputs = ['X', ...(p.v0Const ? [] : ['V0']), ...(c.learnK ? ['W'] : [])];
   const outputs = ['S', ...(p.saveH ? ['H'] : []), ...(p.storeV ? ['VS'] : []), 'VL'];
-  const pre: Stmt[] = [{ load: 'v', buf: 'V0', at: 'n' }];
+  const pre: Stmt[] = [p.v0Const ? { let: 'v', e: 'vr' } : { load: 'v', buf: 'V0', at: 'n' }];
   if (c.learnK) pre.push({ load: 'w', buf: 'W', at: 'first' }, { let: 'k', e: '1 / (1 + exp(-w))' });
   const body: Stmt[] = [
     { load: 'x', buf: 'X', at: 't' },
@@ -70,14 +72,15 @@ function backwardPlan(p: NeuronParams): { inputs: string[]; outputs: string[]; p
   const derivs = [c.model.dHdV, c.model.dHdX, ...(c.learnK && c.model.dHdK ? [c.model.dHdK] : [])].map((s) => Expr.parse(s));
   const usesV = derivs.some((d) => d.vars().has('v'));
   const usesX = derivs.some((d) => d.vars().has('x'));
-  const inputs = ['H', ...(usesV ? ['V0'] : []), ...(usesX ? ['X'] : []), ...(p.hasGS ? ['GS'] : []), ...(p.hasGV ? ['GV'] : []), ...(p.hasGVL ? ['GVL'] : []), ...(c.learnK ? ['W'] : [])];
-  const outputs = ['GX', 'GV0', ...(c.learnK ? ['GK'] : [])];
+  const inputs = ['H', ...(usesV && !p.v0Const ? ['V0'] : []), ...(usesX ? ['X'] : []), ...(p.hasGS ? ['GS'] : []), ...(p.hasGV ? ['GV'] : []), ...(p.hasGVL ? ['GVL'] : []), ...(c.learnK ? ['W'] : [])];
+  // A constant start has no gradient to give.
+  const outputs = ['GX', ...(p.v0Const ? [] : ['GV0']), ...(c.learnK ? ['GK'] : [])];
   const pre: Stmt[] = [];
   pre.push(p.hasGVL ? { load: 'gv', buf: 'GVL', at: 'n' } : { let: 'gv', e: '0' });
   // gv is carried across steps: declare it mutable by re-setting it.
   pre.push({ set: 'gv', e: 'gv' });
   if (c.learnK) pre.push({ load: 'w', buf: 'W', at: 'first' }, { let: 'k', e: '1 / (1 + exp(-w))' }, { let: 'gk', e: '0' }, { set: 'gk', e: 'gk' });
-  if (usesV) pre.push({ load: 'v0', buf: 'V0', at: 'n' });
+  if (usesV) pre.push(p.v0Const ? { let: 'v0', e: 'vr' } : { load: 'v0', buf: 'V0', at: 'n' });
   const sg = c.surrogate.gradient_.source;
   const body: Stmt[] = [{ load: 'h', buf: 'H', at: 't' }];
   if (usesV) {
@@ -97,7 +100,7 @@ function backwardPlan(p: NeuronParams): { inputs: string[]; outputs: string[]; p
   body.push({ store: 'GX', at: 't', e: `gh * (${c.model.dHdX})` });
   if (c.learnK) body.push({ set: 'gk', e: `gk + gh * (${c.model.dHdK})` });
   body.push({ set: 'gv', e: `gh * (${c.model.dHdV})` });
-  const post: Stmt[] = [{ store: 'GV0', at: 'n', e: 'gv' }];
+  const post: Stmt[] = p.v0Const ? [] : [{ store: 'GV0', at: 'n', e: 'gv' }];
   if (c.learnK) post.push({ store: 'GK', at: 'n', e: 'gk' });
   return { inputs, outputs, pre, body, post };
 }
@@ -208,7 +211,7 @@ for (let n = 0; n < N; n++) {
 
 function variantKey(p: NeuronParams, backward: boolean): string {
   const c = p.cfg;
-  const common = `${c.model.name}|${c.hard ? 'hard' : 'soft'}|${c.learnK ? 'k' : ''}${neuronTuning.prefetch ? '' : '|np'}${useVec4(p) ? '|v4' : ''}`;
+  const common = `${c.model.name}|${c.hard ? 'hard' : 'soft'}|${c.learnK ? 'k' : ''}${neuronTuning.prefetch ? '' : '|np'}${useVec4(p) ? '|v4' : ''}${p.v0Const ? '|v0c' : ''}`;
   return backward
     ? `${common}|${c.detachReset ? 'detach' : ''}|${c.surrogate.constructor.name}|${+!!p.hasGS}${+!!p.hasGV}${+!!p.hasGVL}`
     : `${common}|${+!!p.saveH}${+!!p.storeV}`;

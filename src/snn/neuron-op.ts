@@ -24,19 +24,23 @@ export interface NeuronOutputs {
   vLast: Tensor;
 }
 
-/** Runs T steps of a neuron layer: x (T, …) from state v0 (…). */
-export function neuronMultiStep(x: Tensor, v0: Tensor, cfg: NeuronConfig, run: NeuronRun, name: string): NeuronOutputs {
+/**
+ * Runs T steps of a neuron layer: x (T, …) from state v0 (…), or from a fresh state (every
+ * neuron at vReset, 0 for soft reset) when v0 is null — no buffer to fill, no gradient for it.
+ */
+export function neuronMultiStep(x: Tensor, v0: Tensor | null, cfg: NeuronConfig, run: NeuronRun, name: string): NeuronOutputs {
   const T = x.shape[0]!;
   const rest = x.shape.slice(1);
-  if (v0.ndim !== rest.length || v0.shape.some((d, i) => d !== rest[i])) {
+  if (v0 && (v0.ndim !== rest.length || v0.shape.some((d, i) => d !== rest[i]))) {
     throw new ShapeError(`${name}: state ${fmtShape(v0.shape)} does not match the input's step shape ${fmtShape(rest)}`);
   }
-  const N = v0.size;
-  const b = backendOf(name, run.w ? [x, v0, run.w] : [x, v0]);
-  const grad = needsGrad(x, v0, run.w);
-  const p: NeuronParams = { cfg, T, N, vth: run.vth, vr: run.vReset ?? 0, tau: run.tau, saveH: grad, storeV: run.storeV };
+  const N = rest.reduce((a, d) => a * d, 1);
+  const inputs = [x, ...(v0 ? [v0] : []), ...(run.w ? [run.w] : [])];
+  const b = backendOf(name, inputs);
+  const grad = needsGrad(...inputs);
+  const p: NeuronParams = { cfg, T, N, vth: run.vth, vr: run.vReset ?? 0, tau: run.tau, v0Const: !v0, saveH: grad, storeV: run.storeV };
   const bufs = forwardBuffers(p);
-  const ins: Record<string, Tensor> = { X: x, V0: v0, ...(run.w ? { W: run.w } : {}) };
+  const ins: Record<string, Tensor> = { X: x, ...(v0 ? { V0: v0 } : {}), ...(run.w ? { W: run.w } : {}) };
   const made: Record<string, Tensor> = {};
   for (const o of bufs.outputs) made[o] = Tensor.empty(o === 'VL' ? rest : x.shape, 'float32', name, b, Object.values(ins));
   b.run(neuronForwardKernel, handles(name, bufs.inputs.map((k) => ins[k]!)), handles(name, bufs.outputs.map((k) => made[k]!)), p);
@@ -46,11 +50,10 @@ export function neuronMultiStep(x: Tensor, v0: Tensor, cfg: NeuronConfig, run: N
   if (grad) {
     const H = made.H!;
     const outs = [spikes, ...(vSeq ? [vSeq] : []), vLast];
-    const inputs = run.w ? [x, v0, run.w] : [x, v0];
-    const xShape = x.shape, vShape = v0.shape, wShape = run.w?.shape;
+    const xShape = x.shape, vShape = rest, wShape = run.w?.shape;
     // Save only what this model's backward reads (IF and LIF need neither x nor v0).
     const needs = backwardBuffers({ ...p, hasGS: true }).inputs;
-    const keep: Record<string, Tensor> = { H, ...(needs.includes('V0') ? { V0: v0 } : {}), ...(needs.includes('X') ? { X: x } : {}), ...(run.w ? { W: run.w } : {}) };
+    const keep: Record<string, Tensor> = { H, ...(needs.includes('V0') ? { V0: v0! } : {}), ...(needs.includes('X') ? { X: x } : {}), ...(run.w ? { W: run.w } : {}) };
     const keys = Object.keys(keep);
     attachMulti(outs, name, inputs, (gs, s) => {
       const [gS, gVS, gVL] = vSeq ? gs : [gs[0]!, null, gs[1]!];
@@ -69,7 +72,7 @@ export function neuronMultiStep(x: Tensor, v0: Tensor, cfg: NeuronConfig, run: N
         const k = sigmoid(saved.W);
         gw = mul(sum(res.GK), mul(k, sub(1, k))).reshape(wShape!);
       }
-      return run.w ? [res.GX!, res.GV0!, gw] : [res.GX!, res.GV0!];
+      return [res.GX!, ...(v0 ? [res.GV0!] : []), ...(run.w ? [gw] : [])];
     }, Object.values(keep));
     H.dispose();
   }

@@ -130,11 +130,10 @@ export abstract class BaseNode extends Module implements Stateful {
     if (prev && (prev.ndim !== rest.length || prev.shape.some((d, i) => d !== rest[i]))) {
       throw new StateError(`${name}: the input step shape ${fmtShape(rest)} differs from the state's ${fmtShape(prev.shape)}; call resetNet(net) before changing the batch or input size`);
     }
-    const v0 = prev ?? filled(rest, this.vReset ?? 0, 'float32', name);
     const d = this.dynamics();
     const out = neuronMultiStep(
       xSeq,
-      v0,
+      prev, // null: a fresh state, which the kernel starts at vReset without a buffer
       { model: d.model, hard: this.vReset !== null, detachReset: this.detachReset, surrogate: this.surrogateFunction, learnK: !!d.w },
       { vth: this.vThreshold, vReset: this.vReset, tau: d.tau, w: d.w, storeV: this._stepMode === 'm' && this.storeVSeq },
       name,
