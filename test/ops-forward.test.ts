@@ -608,6 +608,29 @@ describe.each(BACKENDS)('ops forward [%s]', (backend) => {
       }
     });
 
+    test.each([
+      [8, false, false, false], [8, true, true, true], [8, false, true, false], [16, false, false, true],
+    ] as const)('GEMM kernel variants: BK=%i, unrolled=%s, double-buffered=%s, 8×4 subgroups=%s; every layout, edges, vec4/scalar loads', async (bk, unroll, db, wl) => {
+      const saved = { ...gemmTuning };
+      Object.assign(gemmTuning, { bk, unroll, db, wl });
+      try {
+        for (const rm of [4, 8] as const) {
+          gemmTuning.rm = rm;
+          // K spans several staged slices with a ragged end; M, N cross tile edges; odd sizes force scalar loads
+          for (const [M, N, K] of [[130, 136, 72], [67, 33, 45]] as const) {
+            for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+              const p = { M, N, K, batch: 1, strideA: 0, strideB: 0, transA, transB };
+              const a = randArray(transA ? [K, M] : [M, K], M + K), b = randArray(transB ? [N, K] : [K, N], N + K);
+              const ref = R.matmul(transA ? R.transpose(a) : a, transB ? R.transpose(b) : b);
+              await expectTensor(gemm('test', T(a), T(b), p, [M, N]), ref, mmTol(K), `rm=${rm} ${M}x${N}x${K} ${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`);
+            }
+          }
+        }
+      } finally {
+        Object.assign(gemmTuning, saved);
+      }
+    });
+
     test('linear with the bias fused into the GEMM (vec4 and scalar stores) equals x·Wᵀ + b', async () => {
       // the last one is narrow with a long K: split-K, then the bias after the sum
       for (const [rows, inF, outF] of [[37, 20, 8], [130, 33, 7], [5, 4, 132], [40, 3000, 10]] as const) {

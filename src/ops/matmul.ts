@@ -42,6 +42,12 @@ const MAX_Z = 65535;
 interface Variant extends GemmParams {
   rm: 4 | 8;
   bk: number;
+  /** The k-loop written out, each step's fragments read from workgroup memory a step ahead. */
+  unroll: boolean;
+  /** Two workgroup tiles: the next slice is stored while this one is read, one barrier a slice. */
+  db: boolean;
+  /** Each 32-lane subgroup covers 8×4 threads of the 16×16 grid instead of 16×2 (fewer distinct B fragments per load). */
+  wl: boolean;
   vecA: boolean;
   vecB: boolean;
   vecC: boolean;
@@ -134,14 +140,32 @@ function gemmWgsl(v: Variant): string {
       }
     }
   }
-  let fma = '';
-  for (let gi = 0; gi < G; gi++) {
-    for (let e = 0; e < 4; e++) {
-      for (let gj = 0; gj < G; gj++) fma += `      acc[${(gi * 4 + e) * G + gj}] = fma(vec4<f32>(a${gi}[${e}]), b${gj}, acc[${(gi * 4 + e) * G + gj}]);\n`;
+  const fragOf = (k: number | string, sfx: string, off: string) => {
+    let f = '';
+    for (let g = 0; g < G; g++) f += `      let a${g}${sfx} = As[${off}${k} * ${TV}u + ${g * 16}u + ty];\n      let b${g}${sfx} = Bs[${off}${k} * ${TV}u + ${g * 16}u + tx];\n`;
+    return f;
+  };
+  const fmaOf = (sfx: string) => {
+    let f = '';
+    for (let gi = 0; gi < G; gi++) {
+      for (let e = 0; e < 4; e++) {
+        for (let gj = 0; gj < G; gj++) f += `      acc[${(gi * 4 + e) * G + gj}] = fma(vec4<f32>(a${gi}${sfx}[${e}]), b${gj}${sfx}, acc[${(gi * 4 + e) * G + gj}]);\n`;
+      }
     }
-  }
-  let frag = '';
-  for (let g = 0; g < G; g++) frag += `      let a${g} = As[k * ${TV}u + ${g * 16}u + ty];\n      let b${g} = Bs[k * ${TV}u + ${g * 16}u + tx];\n`;
+    return f;
+  };
+  // The product of one staged slice: a loop, or written out with step k+1's fragments read
+  // before step k's FMAs (registers double-buffered, so the loads' latency hides behind them).
+  const compute = (off: string) => {
+    if (!v.unroll) return `    for (var k = 0u; k < ${BK}u; k++) {\n${fragOf('k', '', off)}${fmaOf('')}    }\n`;
+    let c = `    {\n${fragOf(0, '_0', off)}`;
+    for (let k = 0; k < BK; k++) {
+      if (k + 1 < BK) c += fragOf(k + 1, `_${k + 1}`, off);
+      c += fmaOf(`_${k}`);
+    }
+    return c + '    }\n';
+  };
+  const TS = BK * TV; // vec4s in one staged slice of A (and of B)
   const loadLoop = (which: 'A' | 'B', regs: string) => `
     for (var q = 0u; q < ${LOADS}u; q++) {
       let l = li + q * 256u;
@@ -154,12 +178,55 @@ function gemmWgsl(v: Variant): string {
       let l = li + q * 256u;
       if (l < ${(TILE * BK) / 4}u) { let r = ${regs}[q]; ${store(which === 'A' ? 'As' : 'Bs', which === 'A' ? loadA : loadB)} }
     }`;
+  // With db, the store helpers write at `so + …` (so = the slice being filled).
+  const storeAt = (code: string) => (v.db ? code.replace(/As\[/g, 'As[so + ').replace(/Bs\[/g, 'Bs[so + ') : code);
+  const mainLoop = v.db
+    ? `
+  var so = 0u;
+  ${storeAt(storeLoop('A', 'ra'))}
+  ${storeAt(storeLoop('B', 'rb'))}
+  workgroupBarrier();
+  let tiles = (kEnd - kBeg + ${BK - 1}u) / ${BK}u;
+  for (var t = 0u; t < tiles; t++) {
+    k0 = kBeg + (t + 1u) * ${BK}u;
+    let more = t + 1u < tiles;
+    if (more) {
+      ${loadLoop('A', 'ra')}
+      ${loadLoop('B', 'rb')}
+    }
+    let ro = (t & 1u) * ${TS}u;
+${compute('ro + ')}    if (more) {
+      so = ((t + 1u) & 1u) * ${TS}u;
+      ${storeAt(storeLoop('A', 'ra'))}
+      ${storeAt(storeLoop('B', 'rb'))}
+    }
+    workgroupBarrier();
+  }`
+    : `
+  ${storeLoop('A', 'ra')}
+  ${storeLoop('B', 'rb')}
+  workgroupBarrier();
+  let tiles = (kEnd - kBeg + ${BK - 1}u) / ${BK}u;
+  for (var t = 0u; t < tiles; t++) {
+    k0 = kBeg + (t + 1u) * ${BK}u;
+    let more = t + 1u < tiles;
+    if (more) {
+      ${loadLoop('A', 'ra')}
+      ${loadLoop('B', 'rb')}
+    }
+${compute('')}    workgroupBarrier();
+    if (more) {
+      ${storeLoop('A', 'ra')}
+      ${storeLoop('B', 'rb')}
+    }
+    workgroupBarrier();
+  }`;
   return `${PRELUDE}
 @group(0) @binding(1) var<storage, read> A: array<${aT}>;
 @group(0) @binding(2) var<storage, read> B: array<${bT}>;
 ${v.bias ? `@group(0) @binding(3) var<storage, read> Bias: array<${cT}>;\n` : ''}@group(0) @binding(${v.bias ? 4 : 3}) var<storage, read_write> C: array<${cT}>;
-var<workgroup> As: array<vec4<f32>, ${BK * TV}>;
-var<workgroup> Bs: array<vec4<f32>, ${BK * TV}>;
+var<workgroup> As: array<vec4<f32>, ${(v.db ? 2 : 1) * TS}>;
+var<workgroup> Bs: array<vec4<f32>, ${(v.db ? 2 : 1) * TS}>;
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -172,7 +239,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let kEnd = select(K, min(K, kBeg + pu(6u)), pu(7u) > 1u);
   let aBase = bz * pu(3u); let bBase = bz * pu(4u); let cBase = (bz * S + sk) * M * N;
   let m0 = wid.y * ${TILE}u; let n0 = wid.x * ${TILE}u;
-  let tx = lid.x; let ty = lid.y;
+  ${v.wl ? 'let tx = (li & 7u) | ((li >> 2u) & 8u); let ty = ((li >> 3u) & 3u) | ((li >> 4u) & 12u);' : 'let tx = lid.x; let ty = lid.y;'}
   var acc: array<vec4<f32>, ${RM * G}>;
   for (var i = 0u; i < ${RM * G}u; i++) { acc[i] = vec4<f32>(0.0); }
   var ra: array<vec4<f32>, ${LOADS}>;
@@ -180,32 +247,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var k0 = kBeg;
   ${loadLoop('A', 'ra')}
   ${loadLoop('B', 'rb')}
-  ${storeLoop('A', 'ra')}
-  ${storeLoop('B', 'rb')}
-  workgroupBarrier();
-  let tiles = (kEnd - kBeg + ${BK - 1}u) / ${BK}u;
-  for (var t = 0u; t < tiles; t++) {
-    k0 = kBeg + (t + 1u) * ${BK}u;
-    let more = t + 1u < tiles;
-    if (more) {
-      ${loadLoop('A', 'ra')}
-      ${loadLoop('B', 'rb')}
-    }
-    for (var k = 0u; k < ${BK}u; k++) {
-${frag}${fma}    }
-    workgroupBarrier();
-    if (more) {
-      ${storeLoop('A', 'ra')}
-      ${storeLoop('B', 'rb')}
-    }
-    workgroupBarrier();
-  }
+${mainLoop}
 ${storeC}}
 `;
 }
 
 /** @internal Tuning knobs for benchmarks (bench/ sweeps them); null = the heuristic. */
-export const gemmTuning: { rm: 4 | 8 | null; bk: 8 | 16; splitTiles: number; splitBytes: number } = { rm: null, bk: 8, splitTiles: 528, splitBytes: 256 * 2 ** 20 };
+export const gemmTuning: { rm: 4 | 8 | null; bk: 8 | 16; unroll: boolean; db: boolean; wl: boolean; splitTiles: number; splitBytes: number } = {
+  rm: null, bk: 8, unroll: false, db: false, wl: false, splitTiles: 528, splitBytes: 256 * 2 ** 20,
+};
 
 function variant(p: GemmParams): Variant {
   // Big tiles when there are enough of them to fill the device; smaller ones otherwise.
@@ -214,7 +264,7 @@ function variant(p: GemmParams): Variant {
   const bk = gemmTuning.bk;
   const vecA = (p.transA ? p.M : p.K) % 4 === 0 && p.strideA % 4 === 0;
   const vecB = (p.transB ? p.K : p.N) % 4 === 0 && p.strideB % 4 === 0;
-  return { ...p, rm, bk, vecA, vecB, vecC: p.N % 4 === 0 };
+  return { ...p, rm, bk, unroll: gemmTuning.unroll, db: gemmTuning.db, wl: gemmTuning.wl, vecA, vecB, vecC: p.N % 4 === 0 };
 }
 
 export const gemmKernel: Kernel<GemmParams> = {
@@ -222,7 +272,7 @@ export const gemmKernel: Kernel<GemmParams> = {
   readsOutputs: true, // batch chunks fill part of the output
   key: (p) => {
     const v = variant(p);
-    return `${v.transA ? 'T' : 'N'}${v.transB ? 'T' : 'N'}|${v.rm}|${v.bk}|${+v.vecA}${+v.vecB}${+v.vecC}${v.bias ? '|b' : ''}`;
+    return `${v.transA ? 'T' : 'N'}${v.transB ? 'T' : 'N'}|${v.rm}|${v.bk}|${+v.unroll}${+v.db}${+v.wl}|${+v.vecA}${+v.vecB}${+v.vecC}${v.bias ? '|b' : ''}`;
   },
   cpu: gemmCpu,
   wgsl: (p) => gemmWgsl(variant(p)),
@@ -242,7 +292,9 @@ export function gemmSplitK(p: GemmParams): { S: number; kChunk: number } {
   const none = { S: 1, kChunk: 0 };
   if (p.K < 512) return none;
   const tiles = Math.ceil(p.M / 64) * Math.ceil(p.N / 64) * p.batch;
-  if (tiles >= gemmTuning.splitTiles / 2) return none;
+  // Split only a grid too small to give every SM (132 on the H200) a tile: the extra partial
+  // sums and dispatches cost more than they win above it (a 4096×256 Linear forward runs 256 tiles).
+  if (tiles >= gemmTuning.splitTiles / 4) return none;
   const maxS = Math.min(Math.ceil(gemmTuning.splitTiles / tiles), Math.floor(p.K / 128), Math.floor(gemmTuning.splitBytes / (4 * p.M * p.N * p.batch)), 64);
   if (maxS < 2 || p.batch * maxS > MAX_Z) return none;
   const kChunk = Math.ceil(p.K / maxS / 16) * 16;
