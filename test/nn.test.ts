@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import * as g from '../src/index.js';
 import * as nn from '../src/nn/index.js';
 import { linear } from '../src/ops/linear.js';
+import { MSE_FUSED_MAX } from '../src/ops/mse.js';
 import * as R from './ref.js';
 import type { Ref } from './ref.js';
 import { BACKENDS, T, expectClose, gradcheck, maxAbs, randArray, useBackend } from './helpers.js';
@@ -327,6 +328,20 @@ describe.each(BACKENDS)('nn [%s]', (backend) => {
     it('MSELoss and BCEWithLogitsLoss (stable at large logits, with posWeight)', async () => {
       const a = randArray([3, 4], 41, -2, 2), b = randArray([3, 4], 42, 0, 1);
       await gradcheck((x, y) => new nn.MSELoss().forward(x!, y!), (x, y) => R.make([], [R.reduce('mean', R.map((u, v) => (u - v) ** 2, x!, y!)).data[0]!]), [a, b], { label: 'MSE', requiresGrad: [true, true] });
+      // 'sum' (fused too), and the composite form past the fused kernel's size (one value each way)
+      await gradcheck((x, y) => new nn.MSELoss({ reduction: 'sum' }).forward(x!, y!), (x, y) => R.make([], [R.map((u, v) => (u - v) ** 2, x!, y!).data.reduce((q, v) => q + v, 0)]), [a, b], { label: 'MSE sum', requiresGrad: [true, true] });
+      const n = MSE_FUSED_MAX + 7;
+      const big1 = randArray([n], 43, -1, 1), big2 = randArray([n], 44, -1, 1);
+      for (const m of [n - 7, n]) {
+        const x = T(R.make([m], big1.data.slice(0, m)), { requiresGrad: true });
+        const loss = new nn.MSELoss().forward(x, T(R.make([m], big2.data.slice(0, m))));
+        let w = 0;
+        for (let i = 0; i < m; i++) w += (big1.data[i]! - big2.data[i]!) ** 2;
+        expectClose([await loss.item()], [w / m], { rtol: 1e-5 }, `MSE n=${m}`);
+        loss.backward();
+        const gx = await x.grad!.data();
+        for (const i of [0, 1, m - 1]) expectClose([gx[i]!], [(2 * (big1.data[i]! - big2.data[i]!)) / m], { rtol: 1e-4, atol: 1e-12 }, `MSE grad n=${m} [${i}]`);
+      }
       const bce = (x: number, y: number, pw = 1) => -(pw * y * Math.log(1 / (1 + Math.exp(-x))) + (1 - y) * Math.log(1 - 1 / (1 + Math.exp(-x))));
       await gradcheck((x) => new nn.BCEWithLogitsLoss({ reduction: 'sum' }).forward(x!, T(b)), (x) => R.make([], [R.map((u, v) => bce(u, v), x!, b).data.reduce((s, v) => s + v, 0)]), [a], { label: 'BCE' });
       const pw = g.tensor([1, 2, 3, 0.5]);

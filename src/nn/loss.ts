@@ -9,6 +9,7 @@ import { mean, sum } from '../ops/reduce.js';
 import { logSoftmax } from '../ops/softmax.js';
 import { gather } from '../ops/gather.js';
 import { squeeze, unsqueeze } from '../ops/view.js';
+import { MSE_FUSED_MAX, mseLossFused } from '../ops/mse.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
@@ -107,6 +108,9 @@ export class MSELoss extends Loss {
   }
   forward(input: Tensor, target: Tensor): Tensor {
     sameShape('MSELoss', input, target);
+    if (this.reduction !== 'none' && input.dtype === 'float32' && target.dtype === 'float32' && input.size > 0 && input.size <= MSE_FUSED_MAX) {
+      return mseLossFused(input, target, this.reduction);
+    }
     const d = sub(input, target);
     return this.reduce(mul(d, d));
   }
