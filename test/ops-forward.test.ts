@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest';
 import * as grilly from '../src/index.js';
 import type { Tensor } from '../src/index.js';
 import * as R from './ref.js';
-import { gemm, gemmSplitK, gemmTuning } from '../src/ops/matmul.js';
+import { gemm, gemmKernel, gemmSplitK, gemmTuning } from '../src/ops/matmul.js';
 import { linear } from '../src/ops/linear.js';
 import type { Ref } from './ref.js';
 import {
@@ -609,27 +609,47 @@ describe.each(BACKENDS)('ops forward [%s]', (backend) => {
     });
 
     test.each([
-      [8, false, false, false], [8, true, true, true], [8, false, true, false], [16, false, false, true],
-    ] as const)('GEMM kernel variants: BK=%i, unrolled=%s, double-buffered=%s, 8×4 subgroups=%s; every layout, edges, vec4/scalar loads', async (bk, unroll, db, wl) => {
+      [4, 4, 8, false, false, false], [8, 8, 8, false, false, false], [8, 8, 8, true, true, true],
+      [16, 8, 8, false, true, false], [8, 4, 16, false, false, true], [16, 8, 16, false, false, false],
+    ] as const)('GEMM kernel variant %i×%i per thread, BK=%i, unrolled=%s, double-buffered=%s, 8×4 subgroups=%s: every layout, edges, vec4/scalar loads', async (rm, rn, bk, unroll, db, wl) => {
       const saved = { ...gemmTuning };
-      Object.assign(gemmTuning, { bk, unroll, db, wl });
+      Object.assign(gemmTuning, { rm, rn, bk, unroll, db, wl });
       try {
-        for (const rm of [4, 8] as const) {
-          gemmTuning.rm = rm;
-          // K spans several staged slices with a ragged end; M, N cross tile edges; odd sizes force scalar loads
-          for (const [M, N, K] of [[130, 136, 72], [67, 33, 45]] as const) {
-            for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]] as const) {
-              const p = { M, N, K, batch: 1, strideA: 0, strideB: 0, transA, transB };
-              const a = randArray(transA ? [K, M] : [M, K], M + K), b = randArray(transB ? [N, K] : [K, N], N + K);
-              const ref = R.matmul(transA ? R.transpose(a) : a, transB ? R.transpose(b) : b);
-              await expectTensor(gemm('test', T(a), T(b), p, [M, N]), ref, mmTol(K), `rm=${rm} ${M}x${N}x${K} ${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`);
-            }
+        // K spans several staged slices with a ragged end; M, N cross tile edges; odd sizes force scalar loads
+        for (const [M, N, K] of [[260, 136, 72], [67, 33, 45]] as const) {
+          for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+            const p = { M, N, K, batch: 1, strideA: 0, strideB: 0, transA, transB };
+            const a = randArray(transA ? [K, M] : [M, K], M + K), b = randArray(transB ? [N, K] : [K, N], N + K);
+            const ref = R.matmul(transA ? R.transpose(a) : a, transB ? R.transpose(b) : b);
+            await expectTensor(gemm('test', T(a), T(b), p, [M, N]), ref, mmTol(K), `${M}x${N}x${K} ${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`);
           }
         }
       } finally {
         Object.assign(gemmTuning, saved);
       }
     });
+
+    test('the wide variant large products get (16×8 per thread, BK=16, k-loop written out): the layouts of a Linear forward and weight gradient', async () => {
+      // the heuristic: large products on a device with 24 KiB of workgroup memory, not small ones
+      const big = { M: 8000, N: 4096, K: 4096, batch: 1, strideA: 0, strideB: 0, transA: false, transB: true };
+      expect(gemmKernel.key({ ...big, wgBytes: 32768 })).toContain('|16x8|16|100|');
+      expect(gemmKernel.key({ ...big, wgBytes: 16384 })).toContain('|8x8|8|');
+      expect(gemmKernel.key({ ...big, M: 512, wgBytes: 32768 })).not.toContain('16x8');
+      // lavapipe takes ~13 s to compile each of these: two layouts; the loads are the variants' above
+      const saved = { ...gemmTuning };
+      Object.assign(gemmTuning, { rm: 16, rn: 8, bk: 16, unroll: true, db: false, wl: false });
+      try {
+        const [M, N, K] = [260, 136, 40];
+        for (const [transA, transB] of [[false, true], [true, false]] as const) {
+          const p = { M, N, K, batch: 1, strideA: 0, strideB: 0, transA, transB };
+          const a = randArray(transA ? [K, M] : [M, K], M + K), b = randArray(transB ? [N, K] : [K, N], N + K);
+          const ref = R.matmul(transA ? R.transpose(a) : a, transB ? R.transpose(b) : b);
+          await expectTensor(gemm('test', T(a), T(b), p, [M, N]), ref, mmTol(K), `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`);
+        }
+      } finally {
+        Object.assign(gemmTuning, saved);
+      }
+    }, 120_000);
 
     test('linear with the bias fused into the GEMM (vec4 and scalar stores) equals x·Wᵀ + b', async () => {
       // the last one is narrow with a long K: split-K, then the bias after the sum

@@ -34,13 +34,17 @@ export interface GemmParams {
   /** Split K in `splits` ranges of `kChunk` (a multiple of 16): C gets one slice per split. */
   splits?: number;
   kChunk?: number;
+  /** The device's workgroup memory (maxComputeWorkgroupStorageSize): whether the wide tiles fit. */
+  wgBytes?: number;
 }
 
 /** Batches per dispatch: the grid's z dimension is capped at 65535. */
 const MAX_Z = 65535;
 
 interface Variant extends GemmParams {
-  rm: 4 | 8;
+  /** Rows of C per thread (the workgroup tile is 16·rm tall) and columns per thread (16·rn wide). */
+  rm: 4 | 8 | 16;
+  rn: 4 | 8;
   bk: number;
   /** The k-loop written out, each step's fragments read from workgroup memory a step ahead. */
   unroll: boolean;
@@ -91,15 +95,15 @@ function gemmCpu(ins: CpuView[], outs: CpuView[], p: GemmParams): void {
 }
 
 function gemmWgsl(v: Variant): string {
-  const RM = v.rm, G = RM / 4, TILE = 16 * RM, TV = TILE / 4, BK = v.bk;
-  const LOADS = Math.max(1, (TILE * BK) / 4 / 256);
-  // A's tile goes to As[k*TV + m/4] (vec4 over m); B's to Bs[k*TV + n/4].
+  const GM = v.rm / 4, GN = v.rn / 4, TILEM = 16 * v.rm, TILEN = 16 * v.rn, TVM = TILEM / 4, TVN = TILEN / 4, BK = v.bk;
+  const LOADSA = Math.max(1, (TILEM * BK) / 4 / 256), LOADSB = Math.max(1, (TILEN * BK) / 4 / 256);
+  // A's tile goes to As[k*TVM + m/4] (vec4 over m); B's to Bs[k*TVN + n/4].
   // Each load l (a vec4 of consecutive elements along the stored row) maps to (outer, inner):
   const loadA = v.transA
     ? // stored K×M: rows are k, contiguous along m
-      { contiguous: 'm', rowLen: 'M', rows: BK, perRow: TV }
-    : { contiguous: 'k', rowLen: 'K', rows: TILE, perRow: BK / 4 };
-  const loadB = v.transB ? { contiguous: 'k', rowLen: 'K', rows: TILE, perRow: BK / 4 } : { contiguous: 'n', rowLen: 'N', rows: BK, perRow: TV };
+      { contiguous: 'm', rowLen: 'M', rows: BK, perRow: TVM }
+    : { contiguous: 'k', rowLen: 'K', rows: TILEM, perRow: BK / 4 };
+  const loadB = v.transB ? { contiguous: 'k', rowLen: 'K', rows: TILEN, perRow: BK / 4 } : { contiguous: 'n', rowLen: 'N', rows: BK, perRow: TVN };
   const fetch = (name: 'A' | 'B', L: typeof loadA, vec: boolean, base: string, o0: string) => {
     // Returns WGSL computing vec4 `r` for load index l at k-offset k0.
     const isK = L.contiguous === 'k';
@@ -119,6 +123,7 @@ function gemmWgsl(v: Variant): string {
   };
   const store = (name: 'As' | 'Bs', L: typeof loadA) => {
     const isK = L.contiguous === 'k';
+    const TV = name === 'As' ? TVM : TVN;
     if (!isK) return `${name}[(l / ${L.perRow}u) * ${TV}u + (l % ${L.perRow}u)] = r;`;
     // transpose into k-major: element e of r is k = kq*4+e at position (row/4, row%4)
     return `{ let rr = l / ${L.perRow}u; let kq = (l % ${L.perRow}u) * 4u;
@@ -128,10 +133,10 @@ function gemmWgsl(v: Variant): string {
   const bT = v.vecB ? 'vec4<f32>' : 'f32';
   const cT = v.vecC ? 'vec4<f32>' : 'f32';
   let storeC = '';
-  for (let gi = 0; gi < G; gi++) {
+  for (let gi = 0; gi < GM; gi++) {
     for (let e = 0; e < 4; e++) {
-      for (let gj = 0; gj < G; gj++) {
-        const accI = (gi * 4 + e) * G + gj;
+      for (let gj = 0; gj < GN; gj++) {
+        const accI = (gi * 4 + e) * GN + gj;
         storeC += `  { let m = m0 + ${gi * 64}u + ty * 4u + ${e}u; let n = n0 + ${gj * 64}u + tx * 4u;
     if (m < M) {\n`;
         if (v.vecC) storeC += `      if (n < N) { C[(cBase + m * N + n) / 4u] = acc[${accI}]${v.bias ? ' + Bias[n / 4u]' : ''}; }\n`;
@@ -140,49 +145,52 @@ function gemmWgsl(v: Variant): string {
       }
     }
   }
-  const fragOf = (k: number | string, sfx: string, off: string) => {
+  const fragOf = (k: number | string, sfx: string, db: boolean) => {
     let f = '';
-    for (let g = 0; g < G; g++) f += `      let a${g}${sfx} = As[${off}${k} * ${TV}u + ${g * 16}u + ty];\n      let b${g}${sfx} = Bs[${off}${k} * ${TV}u + ${g * 16}u + tx];\n`;
+    for (let g = 0; g < GM; g++) f += `      let a${g}${sfx} = As[${db ? 'roA + ' : ''}${k} * ${TVM}u + ${g * 16}u + ty];\n`;
+    for (let g = 0; g < GN; g++) f += `      let b${g}${sfx} = Bs[${db ? 'roB + ' : ''}${k} * ${TVN}u + ${g * 16}u + tx];\n`;
     return f;
   };
   const fmaOf = (sfx: string) => {
     let f = '';
-    for (let gi = 0; gi < G; gi++) {
+    for (let gi = 0; gi < GM; gi++) {
       for (let e = 0; e < 4; e++) {
-        for (let gj = 0; gj < G; gj++) f += `      acc[${(gi * 4 + e) * G + gj}] = fma(vec4<f32>(a${gi}${sfx}[${e}]), b${gj}${sfx}, acc[${(gi * 4 + e) * G + gj}]);\n`;
+        for (let gj = 0; gj < GN; gj++) f += `      acc[${(gi * 4 + e) * GN + gj}] = fma(vec4<f32>(a${gi}${sfx}[${e}]), b${gj}${sfx}, acc[${(gi * 4 + e) * GN + gj}]);\n`;
       }
     }
     return f;
   };
   // The product of one staged slice: a loop, or written out with step k+1's fragments read
   // before step k's FMAs (registers double-buffered, so the loads' latency hides behind them).
-  const compute = (off: string) => {
-    if (!v.unroll) return `    for (var k = 0u; k < ${BK}u; k++) {\n${fragOf('k', '', off)}${fmaOf('')}    }\n`;
-    let c = `    {\n${fragOf(0, '_0', off)}`;
+  const compute = (db: boolean) => {
+    if (!v.unroll) return `    for (var k = 0u; k < ${BK}u; k++) {\n${fragOf('k', '', db)}${fmaOf('')}    }\n`;
+    let c = `    {\n${fragOf(0, '_0', db)}`;
     for (let k = 0; k < BK; k++) {
-      if (k + 1 < BK) c += fragOf(k + 1, `_${k + 1}`, off);
+      if (k + 1 < BK) c += fragOf(k + 1, `_${k + 1}`, db);
       c += fmaOf(`_${k}`);
     }
     return c + '    }\n';
   };
-  const TS = BK * TV; // vec4s in one staged slice of A (and of B)
+  const TSA = BK * TVM, TSB = BK * TVN; // vec4s in one staged slice of A, of B
+  const loadsOf = (which: 'A' | 'B') => (which === 'A' ? [LOADSA, (TILEM * BK) / 4] : [LOADSB, (TILEN * BK) / 4]);
   const loadLoop = (which: 'A' | 'B', regs: string) => `
-    for (var q = 0u; q < ${LOADS}u; q++) {
+    for (var q = 0u; q < ${loadsOf(which)[0]}u; q++) {
       let l = li + q * 256u;
       var r = vec4<f32>(0.0);
-      if (l < ${(TILE * BK) / 4}u) ${which === 'A' ? fetch('A', loadA, v.vecA, 'aBase', 'm0') : fetch('B', loadB, v.vecB, 'bBase', 'n0')}
+      if (l < ${loadsOf(which)[1]}u) ${which === 'A' ? fetch('A', loadA, v.vecA, 'aBase', 'm0') : fetch('B', loadB, v.vecB, 'bBase', 'n0')}
       ${regs}[q] = r;
     }`;
   const storeLoop = (which: 'A' | 'B', regs: string) => `
-    for (var q = 0u; q < ${LOADS}u; q++) {
+    for (var q = 0u; q < ${loadsOf(which)[0]}u; q++) {
       let l = li + q * 256u;
-      if (l < ${(TILE * BK) / 4}u) { let r = ${regs}[q]; ${store(which === 'A' ? 'As' : 'Bs', which === 'A' ? loadA : loadB)} }
+      if (l < ${loadsOf(which)[1]}u) { let r = ${regs}[q]; ${store(which === 'A' ? 'As' : 'Bs', which === 'A' ? loadA : loadB)} }
     }`;
-  // With db, the store helpers write at `so + …` (so = the slice being filled).
-  const storeAt = (code: string) => (v.db ? code.replace(/As\[/g, 'As[so + ').replace(/Bs\[/g, 'Bs[so + ') : code);
+  // With db, the store helpers write at `so* + …` (the slice being filled).
+  const storeAt = (code: string) => (v.db ? code.replace(/As\[/g, 'As[soA + ').replace(/Bs\[/g, 'Bs[soB + ') : code);
   const mainLoop = v.db
     ? `
-  var so = 0u;
+  var soA = 0u;
+  var soB = 0u;
   ${storeAt(storeLoop('A', 'ra'))}
   ${storeAt(storeLoop('B', 'rb'))}
   workgroupBarrier();
@@ -194,9 +202,11 @@ function gemmWgsl(v: Variant): string {
       ${loadLoop('A', 'ra')}
       ${loadLoop('B', 'rb')}
     }
-    let ro = (t & 1u) * ${TS}u;
-${compute('ro + ')}    if (more) {
-      so = ((t + 1u) & 1u) * ${TS}u;
+    let roA = (t & 1u) * ${TSA}u;
+    let roB = (t & 1u) * ${TSB}u;
+${compute(true)}    if (more) {
+      soA = ((t + 1u) & 1u) * ${TSA}u;
+      soB = ((t + 1u) & 1u) * ${TSB}u;
       ${storeAt(storeLoop('A', 'ra'))}
       ${storeAt(storeLoop('B', 'rb'))}
     }
@@ -214,7 +224,7 @@ ${compute('ro + ')}    if (more) {
       ${loadLoop('A', 'ra')}
       ${loadLoop('B', 'rb')}
     }
-${compute('')}    workgroupBarrier();
+${compute(false)}    workgroupBarrier();
     if (more) {
       ${storeLoop('A', 'ra')}
       ${storeLoop('B', 'rb')}
@@ -225,8 +235,8 @@ ${compute('')}    workgroupBarrier();
 @group(0) @binding(1) var<storage, read> A: array<${aT}>;
 @group(0) @binding(2) var<storage, read> B: array<${bT}>;
 ${v.bias ? `@group(0) @binding(3) var<storage, read> Bias: array<${cT}>;\n` : ''}@group(0) @binding(${v.bias ? 4 : 3}) var<storage, read_write> C: array<${cT}>;
-var<workgroup> As: array<vec4<f32>, ${(v.db ? 2 : 1) * TS}>;
-var<workgroup> Bs: array<vec4<f32>, ${(v.db ? 2 : 1) * TS}>;
+var<workgroup> As: array<vec4<f32>, ${(v.db ? 2 : 1) * TSA}>;
+var<workgroup> Bs: array<vec4<f32>, ${(v.db ? 2 : 1) * TSB}>;
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -238,12 +248,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let kBeg = sk * pu(6u);
   let kEnd = select(K, min(K, kBeg + pu(6u)), pu(7u) > 1u);
   let aBase = bz * pu(3u); let bBase = bz * pu(4u); let cBase = (bz * S + sk) * M * N;
-  let m0 = wid.y * ${TILE}u; let n0 = wid.x * ${TILE}u;
+  let m0 = wid.y * ${TILEM}u; let n0 = wid.x * ${TILEN}u;
   ${v.wl ? 'let tx = (li & 7u) | ((li >> 2u) & 8u); let ty = ((li >> 3u) & 3u) | ((li >> 4u) & 12u);' : 'let tx = lid.x; let ty = lid.y;'}
-  var acc: array<vec4<f32>, ${RM * G}>;
-  for (var i = 0u; i < ${RM * G}u; i++) { acc[i] = vec4<f32>(0.0); }
-  var ra: array<vec4<f32>, ${LOADS}>;
-  var rb: array<vec4<f32>, ${LOADS}>;
+  var acc: array<vec4<f32>, ${v.rm * GN}>;
+  for (var i = 0u; i < ${v.rm * GN}u; i++) { acc[i] = vec4<f32>(0.0); }
+  var ra: array<vec4<f32>, ${LOADSA}>;
+  var rb: array<vec4<f32>, ${LOADSB}>;
   var k0 = kBeg;
   ${loadLoop('A', 'ra')}
   ${loadLoop('B', 'rb')}
@@ -252,19 +262,35 @@ ${storeC}}
 `;
 }
 
-/** @internal Tuning knobs for benchmarks (bench/ sweeps them); null = the heuristic. */
-export const gemmTuning: { rm: 4 | 8 | null; bk: 8 | 16; unroll: boolean; db: boolean; wl: boolean; splitTiles: number; splitBytes: number } = {
-  rm: null, bk: 8, unroll: false, db: false, wl: false, splitTiles: 528, splitBytes: 256 * 2 ** 20,
+/**
+ * @internal Tuning knobs for benchmarks (bench/ sweeps them). With rm null the heuristic picks
+ * the tile (and for wide tiles BK and unroll too); set rm to force a variant with these fields.
+ */
+export const gemmTuning: { rm: 4 | 8 | 16 | null; rn: 4 | 8 | null; bk: 8 | 16; unroll: boolean; db: boolean; wl: boolean; wide: boolean; splitTiles: number; splitBytes: number } = {
+  rm: null, rn: null, bk: 8, unroll: false, db: false, wl: false, wide: true, splitTiles: 528, splitBytes: 256 * 2 ** 20,
 };
+
+/** Workgroup memory the wide variant stages: 256×16 of A and 128×16 of B. */
+const WIDE_BYTES = (256 + 128) * 16 * 4;
 
 function variant(p: GemmParams): Variant {
   // Big tiles when there are enough of them to fill the device; smaller ones otherwise.
-  const tiles128 = Math.ceil(p.M / 128) * Math.ceil(p.N / 128) * p.batch;
-  const rm: 4 | 8 = gemmTuning.rm ?? (tiles128 >= 256 && Math.min(p.M, p.N) > 64 ? 8 : 4);
-  const bk = gemmTuning.bk;
   const vecA = (p.transA ? p.M : p.K) % 4 === 0 && p.strideA % 4 === 0;
   const vecB = (p.transB ? p.K : p.N) % 4 === 0 && p.strideB % 4 === 0;
-  return { ...p, rm, bk, unroll: gemmTuning.unroll, db: gemmTuning.db, wl: gemmTuning.wl, vecA, vecB, vecC: p.N % 4 === 0 };
+  const layout = { vecA, vecB, vecC: p.N % 4 === 0 };
+  const t = gemmTuning;
+  if (t.rm !== null) return { ...p, ...layout, rm: t.rm, rn: t.rn ?? (t.rm === 16 ? 8 : t.rm), bk: t.bk, unroll: t.unroll, db: t.db, wl: t.wl };
+  // Large products: 256×128 tiles, 16×8 outputs a thread, K-slices of 16, the k-loop written out
+  // (on the H200, 8000×16384×16384: 43 TFLOP/s for Aᵀ·B and 35.6 for A·Bᵀ, against 35 and 33
+  // for 8×8 — bench/gemm-f32.ts). They need 24 KiB of workgroup memory and a grid of ≥ 2 tiles an SM.
+  const tilesWide = Math.ceil(p.M / 256) * Math.ceil(p.N / 128) * p.batch;
+  if (t.wide && (p.wgBytes ?? 0) >= WIDE_BYTES && Math.min(p.M, p.N) >= 1024 && tilesWide >= 264) {
+    return { ...p, ...layout, rm: 16, rn: 8, bk: 16, unroll: true, db: false, wl: false };
+  }
+  // Big tiles when there are enough of them to fill the device; smaller ones otherwise.
+  const tiles128 = Math.ceil(p.M / 128) * Math.ceil(p.N / 128) * p.batch;
+  const r = tiles128 >= 256 && Math.min(p.M, p.N) > 64 ? 8 : 4;
+  return { ...p, ...layout, rm: r, rn: r, bk: t.bk, unroll: t.unroll, db: t.db, wl: t.wl };
 }
 
 export const gemmKernel: Kernel<GemmParams> = {
@@ -272,13 +298,13 @@ export const gemmKernel: Kernel<GemmParams> = {
   readsOutputs: true, // batch chunks fill part of the output
   key: (p) => {
     const v = variant(p);
-    return `${v.transA ? 'T' : 'N'}${v.transB ? 'T' : 'N'}|${v.rm}|${v.bk}|${+v.unroll}${+v.db}${+v.wl}|${+v.vecA}${+v.vecB}${+v.vecC}${v.bias ? '|b' : ''}`;
+    return `${v.transA ? 'T' : 'N'}${v.transB ? 'T' : 'N'}|${v.rm}x${v.rn}|${v.bk}|${+v.unroll}${+v.db}${+v.wl}|${+v.vecA}${+v.vecB}${+v.vecC}${v.bias ? '|b' : ''}`;
   },
   cpu: gemmCpu,
   wgsl: (p) => gemmWgsl(variant(p)),
   grid: (p) => {
-    const tile = 16 * variant(p).rm;
-    return [Math.ceil(p.N / tile), Math.ceil(p.M / tile), (p.batchCount ?? p.batch) * (p.splits ?? 1)];
+    const v = variant(p);
+    return [Math.ceil(p.N / (16 * v.rn)), Math.ceil(p.M / (16 * v.rm)), (p.batchCount ?? p.batch) * (p.splits ?? 1)];
   },
   uniforms: (p, u) => void u.u32(p.M).u32(p.N).u32(p.K).u32(p.strideA).u32(p.strideB).u32(p.batchOffset ?? 0).u32(p.kChunk ?? 0).u32(p.splits ?? 1),
 };
@@ -302,8 +328,9 @@ export function gemmSplitK(p: GemmParams): { S: number; kChunk: number } {
 }
 
 /** C = op(A)·op(B) for tensors already laid out as GEMM operands (no autograd). */
-export function gemm(op: string, a: Tensor, b: Tensor, p: GemmParams, outShape: readonly number[], bias?: Tensor): Tensor {
-  if (bias && p.batch !== 1) throw new ShapeError(`${op}: a fused bias needs batch 1, got ${p.batch}`);
+export function gemm(op: string, a: Tensor, b: Tensor, params: GemmParams, outShape: readonly number[], bias?: Tensor): Tensor {
+  if (bias && params.batch !== 1) throw new ShapeError(`${op}: a fused bias needs batch 1, got ${params.batch}`);
+  const p: GemmParams = { ...params, wgBytes: a.backend.info.limits.maxComputeWorkgroupStorageSize ?? 0 };
   const { S, kChunk } = gemmSplitK(p);
   // (The f16 kernel stores 16×16 f32 tiles straight into C: Dawn wants C bound ≥ 1 KiB.)
   if (S === 1 && p.batch <= MAX_Z && p.M * p.N * p.batch >= 256 && matmulF16(a.backend)) return gemmF16(op, a, b, p, outShape, bias);
