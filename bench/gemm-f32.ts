@@ -1,7 +1,8 @@
 // fp32 GEMM kernel variants on the Open Neuromorphic benchmark's shapes (forward A·Wᵀ and weight
 // gradient xᵀ·g with M = T·batch = 8000): TFLOP/s per variant, for choosing gemmTuning's defaults.
 // Usage: tsx bench/gemm-f32.ts [--n 16384] [--variants rm,rn,bk,unroll,db,wl;...] [--out file.json]
-// (rm×rn outputs per thread, BK, written-out k-loop, double-buffered tiles, 8×4 subgroup layout)
+// (rm×rn outputs per thread, BK, written-out k-loop, double-buffered tiles, 8×4 subgroup layout).
+// A variant 'auto' times what the heuristic picks.
 import { writeFileSync } from 'node:fs';
 import * as g from '../src/index.js';
 import { gemm, gemmTuning } from '../src/ops/matmul.js';
@@ -14,7 +15,7 @@ const arg = (k: string) => {
 const n = Number(arg('--n') ?? 16384);
 const variants = (arg('--variants') ?? '8,8,8,0,0,0;8,8,16,0,0,0;8,8,8,1,1,0;16,8,8,0,0,0;16,8,8,0,1,0;16,8,8,1,0,0;16,8,16,0,0,0')
   .split(';')
-  .map((v) => v.split(',').map(Number) as [4 | 8 | 16, 4 | 8, 8 | 16, number, number, number]);
+  .map((v) => (v === 'auto' ? null : (v.split(',').map(Number) as [4 | 8 | 16, 4 | 8, 8 | 16, number, number, number])));
 const info = await g.init({ backend: 'webgpu' });
 g.setMatmulPrecision('fp32');
 const M = 8000;
@@ -24,9 +25,15 @@ const shapes = [
   { name: 'Aᵀ·B', p: { M: n, N: n, K: M, batch: 1, strideA: 0, strideB: 0, transA: true, transB: false }, a: x, b: x },
 ];
 const rows: { variant: string; shape: string; ms: number; tflops: number }[] = [];
-for (const [rm, rn, bk, unroll, db, wl] of variants) {
-  Object.assign(gemmTuning, { rm, rn, bk, unroll: !!unroll, db: !!db, wl: !!wl });
-  const name = `${rm}x${rn} bk=${bk} unroll=${unroll} db=${db} wl=${wl}`;
+const defaults = { ...gemmTuning };
+for (const v of variants) {
+  let name = 'auto (the heuristic)';
+  Object.assign(gemmTuning, defaults);
+  if (v) {
+    const [rm, rn, bk, unroll, db, wl] = v;
+    Object.assign(gemmTuning, { rm, rn, bk, unroll: !!unroll, db: !!db, wl: !!wl });
+    name = `${rm}x${rn} bk=${bk} unroll=${unroll} db=${db} wl=${wl}`;
+  }
   for (const s of shapes) {
     const ms = await timeSteps(1, 3, () => g.tidy(() => void gemm('bench', s.a, s.b, s.p, [s.p.M, s.p.N])));
     const tflops = (2 * s.p.M * s.p.N * s.p.K) / (ms * 1e-3) / 1e12;
