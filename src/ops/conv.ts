@@ -374,7 +374,7 @@ const MAX_Z = 65535;
 function gemmNew(op: string, a: Tensor, b: Tensor, p: GemmParams, avoid: readonly Tensor[]): Tensor {
   const out = Tensor.empty([p.batch * p.M * p.N], 'float32', op, a.backend, [a, b, ...avoid]);
   for (let off = 0; off < p.batch; off += MAX_Z) {
-    launchInto(op, gemmKernel, [a, b], [out], { ...p, batchOffset: off, batchCount: Math.min(MAX_Z, p.batch - off) });
+    launchInto(op, gemmKernel, [a, b], [out], { ...p, batchOffset: off, batchCount: Math.min(MAX_Z, p.batch - off), wgBytes: a.backend.info.limits.maxComputeWorkgroupStorageSize ?? 0 });
   }
   return out;
 }

@@ -266,8 +266,8 @@ ${storeC}}
  * @internal Tuning knobs for benchmarks (bench/ sweeps them). With rm null the heuristic picks
  * the tile (and for wide tiles BK and unroll too); set rm to force a variant with these fields.
  */
-export const gemmTuning: { rm: 4 | 8 | 16 | null; rn: 4 | 8 | null; bk: 8 | 16; unroll: boolean; db: boolean; wl: boolean; wide: boolean; splitTiles: number; splitBytes: number } = {
-  rm: null, rn: null, bk: 8, unroll: false, db: false, wl: false, wide: true, splitTiles: 528, splitBytes: 256 * 2 ** 20,
+export const gemmTuning: { rm: 4 | 8 | 16 | null; rn: 4 | 8 | null; bk: 8 | 16; unroll: boolean; db: boolean; wl: boolean; wide: boolean; wideMin: number; splitTiles: number; splitBytes: number } = {
+  rm: null, rn: null, bk: 8, unroll: false, db: false, wl: false, wide: true, wideMin: 1024, splitTiles: 528, splitBytes: 256 * 2 ** 20,
 };
 
 /** Workgroup memory the wide variant stages: 256×16 of A and 128×16 of B. */
@@ -284,7 +284,7 @@ function variant(p: GemmParams): Variant {
   // (on the H200, 8000×16384×16384: 43 TFLOP/s for Aᵀ·B and 35.6 for A·Bᵀ, against 35 and 33
   // for 8×8 — bench/gemm-f32.ts). They need 24 KiB of workgroup memory and a grid of ≥ 2 tiles an SM.
   const tilesWide = Math.ceil(p.M / 256) * Math.ceil(p.N / 128) * p.batch;
-  if (t.wide && (p.wgBytes ?? 0) >= WIDE_BYTES && Math.min(p.M, p.N) >= 1024 && tilesWide >= 264) {
+  if (t.wide && (p.wgBytes ?? 0) >= WIDE_BYTES && Math.min(p.M, p.N) >= t.wideMin && tilesWide >= 264) {
     return { ...p, ...layout, rm: 16, rn: 8, bk: 16, unroll: true, db: false, wl: false };
   }
   // Big tiles when there are enough of them to fill the device; smaller ones otherwise.
