@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import * as g from '../src/index.js';
 import { addInPlace, copyInto } from '../src/ops/elementwise.js';
 import { slice } from '../src/ops/view.js';
+import { SGD } from '../src/optim/index.js';
 import { initBackend } from './helpers.js';
 
 const slabOf = (t: g.Tensor) => (t.storage('test').handle as unknown as { buffer: unknown }).buffer;
@@ -37,6 +38,28 @@ describe('webgpu backend', () => {
     const before = be.bindCache.size;
     for (let i = 0; i < 10; i++) step();
     expect(be.bindCache.size).toBe(before);
+    await g.sync();
+  });
+
+  it('backward submits its work at once only when it is big; optimizer.step always does', async () => {
+    await initBackend('webgpu');
+    await g.sync();
+    const submits = () => g.stats().submits;
+    const step = (n: number) => g.tidy(() => {
+      const x = g.rand([n], { requiresGrad: true });
+      x.mul(2).mul(3).mul(4).sum().backward();
+      return submits();
+    });
+    const s0 = submits();
+    expect(step(1000)).toBe(s0); // a few KiB bound: recorded, not submitted
+    const s1 = submits();
+    expect(step(1 << 23)).toBe(s1 + 1); // 32 MiB tensors, ~500 MiB bound: submitted by backward()
+    const w = g.rand([4], { requiresGrad: true });
+    const opt = new SGD([w], { lr: 0.1 });
+    w.mul(2).sum().backward();
+    const s2 = submits();
+    opt.step();
+    expect(submits()).toBe(s2 + 1);
     await g.sync();
   });
 

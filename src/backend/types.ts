@@ -123,8 +123,12 @@ export interface Backend {
   /** Synchronous read where the backend allows it (cpu); null otherwise. */
   readSync(h: BufferHandle, bytes: number): ArrayBuffer | null;
   run<P>(k: Kernel<P>, inputs: BufferHandle[], outputs: BufferHandle[], p: P): void;
-  /** Submits recorded work without waiting for it. */
-  flush(): void;
+  /**
+   * Submits recorded work without waiting for it. With minBytes, only when the unsubmitted
+   * dispatches bind at least that many tensor bytes (a submit costs the host ~0.1–0.5 ms on
+   * Dawn/Vulkan: worth it to start the GPU on big work early, not for a small step).
+   */
+  flush(minBytes?: number): void;
   /** Resolves when all submitted work has finished. */
   sync(): Promise<void>;
   memory(): MemoryInfo;

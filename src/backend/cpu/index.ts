@@ -93,7 +93,7 @@ export class CpuBackend implements Backend {
     k.cpu(inputs as CpuBuffer[], outputs as CpuBuffer[], p);
   }
 
-  flush(): void {}
+  flush(_minBytes?: number): void {}
   sync(): Promise<void> { return Promise.resolve(); }
   memory(): MemoryInfo {
     return { bytesInUse: this.inUse, bytesPooled: 0, peakBytesInUse: this.peak, buffers: this.count };

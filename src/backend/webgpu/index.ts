@@ -61,6 +61,8 @@ export class WebGPUBackend implements Backend {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private pending = 0;
+  /** Tensor bytes bound by the dispatches recorded since the last submit. */
+  private pendingBytes = 0;
   private readonly maxBatch: number;
   private readonly poolLimit: number;
   private readonly slot: number;
@@ -289,6 +291,8 @@ export class WebGPUBackend implements Backend {
     }
     pass.setBindGroup(0, bg, o, 0, n);
     pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+    for (const h of ins) this.pendingBytes += h.bytes;
+    for (const h of outs) this.pendingBytes += h.bytes;
     if (prof) this.endPass();
     this.st.dispatches++;
     this.st.kernels[k.name] = (this.st.kernels[k.name] ?? 0) + 1;
@@ -389,8 +393,8 @@ export class WebGPUBackend implements Backend {
     if (++this.pending >= this.maxBatch) this.flush();
   }
 
-  flush(): void {
-    if (this.closed) return;
+  flush(minBytes = 0): void {
+    if (this.closed || this.pendingBytes < minBytes) return;
     if (this.encoder) {
       this.endPass();
       const q = this.device.queue;
@@ -425,6 +429,7 @@ export class WebGPUBackend implements Backend {
       this.st.submits++;
       this.encoder = null;
       this.pending = 0;
+      this.pendingBytes = 0;
       this.uused = 0;
       this.upused = 0;
     }
