@@ -2,12 +2,42 @@
 // assignable .grad, shared subexpressions and independence of gradients that share storage.
 import { describe, expect, it } from 'vitest';
 import * as g from '../src/index.js';
+import * as nn from '../src/nn/index.js';
+import { attach } from '../src/autograd/node.js';
 import { BACKENDS, useBackend } from './helpers.js';
 
 const arr = async (t: g.Tensor) => Array.from(await t.data());
 
 describe.each(BACKENDS)('autograd on %s', (backend) => {
   useBackend(backend);
+
+  it("asks an op for an input's gradient only when a path from it reaches a leaf that wants one", async () => {
+    // A module's data input becomes a stand-in leaf (for module.backward()); an op fed by a
+    // reshape of it must not be asked for that input's gradient by loss.backward().
+    const w = g.tensor([1, 2, 3], undefined, { requiresGrad: true });
+    let seen: readonly boolean[] = [];
+    class Probe extends nn.Module {
+      forward(inp: g.Tensor): g.Tensor {
+        const r = inp.reshape([3]);
+        const out = r.detach().mul(w.detach());
+        attach(out, 'probe', [r, w], (gy, s, need) => {
+          seen = [...need];
+          return [need[0] ? gy.mul(s[1]!) : null, need[1] ? gy.mul(s[0]!) : null];
+        }, [r, w]);
+        return out;
+      }
+    }
+    const probe = new Probe();
+    const x = g.tensor([[4, 5, 6]]);
+    probe.forward(x).sum().backward();
+    expect(seen).toEqual([false, true]);
+    expect(await arr(w.grad!)).toEqual([4, 5, 6]);
+    // module.backward() does want the input's gradient: the path is live then
+    const out = probe.forward(x);
+    const gx = probe.backward(g.onesLike(out));
+    expect(seen).toEqual([true, true]);
+    expect(await arr(gx!)).toEqual([1, 2, 3]);
+  });
 
   it('accumulates into .grad across backward calls (retainGraph)', async () => {
     const x = g.tensor([1, 2, 3], undefined, { requiresGrad: true });

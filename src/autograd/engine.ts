@@ -131,10 +131,15 @@ function run(root: Tensor, grad: Tensor | undefined, opts: RunOptions): (Tensor 
     const prev = captured.get(t);
     captured.set(t, prev ? accumulate(prev, g) : g);
   };
+  // An edge is live when a gradient along it can reach something: a leaf that is not a module's
+  // input stand-in, a capture, or a node with a live edge of its own (computed once order exists).
+  // Without the last rule a layer fed by a reshape of the data computed its input gradient only
+  // for the reshape's backward to throw it away (a first conv layer's whole dX pass).
+  const liveNode = new Map<GradFn, boolean>();
   const live = (e: Edge | null): boolean => {
     if (!e) return false;
     if (e.leaf) return captureLeaves.has(e.leaf) || !inputSinks.has(e.leaf);
-    return true;
+    return liveNode.get(e.fn!) ?? true;
   };
   withGradMode(false, () => {
     const g0 = untracked(() => (grad ? grad.alias() : filled(root.shape, 1, 'float32', 'backward')));
@@ -144,6 +149,11 @@ function run(root: Tensor, grad: Tensor | undefined, opts: RunOptions): (Tensor 
       return;
     }
     const order = topoOrder(root.gradFn, captureNodes);
+    // Reverse topological order visits a node's inputs before the node.
+    for (let i = order.length - 1; i >= 0; i--) {
+      const fn = order[i]!;
+      liveNode.set(fn, captureNodes.has(fn) || fn.next.some(live));
+    }
     // Per node, the gradient arriving at each of its outputs.
     const grads = new Map<GradFn, (Tensor | null)[]>();
     const add = (fn: GradFn, index: number, g: Tensor) => {
