@@ -18,6 +18,14 @@ interface BnParams {
   grad?: boolean;
 }
 
+/**
+ * Whether the GPU kernels run on vec4 quads (S % 4 == 0: a quad never straddles two channels).
+ * Four elements a thread and one channel lookup per quad: the scalar kernels' integer divisions
+ * by S and C per element held them to about half the memory bandwidth. GRILLY_BN_VEC4=0: off.
+ */
+export const bnTuning = { vec4: typeof process === 'undefined' || process.env?.GRILLY_BN_VEC4 !== '0' };
+const vec4Of = (p: BnParams) => bnTuning.vec4 && p.S % 4 === 0;
+
 function partsFor(N: number, C: number, S: number): number {
   const L = N * S;
   return Math.max(1, Math.min(Math.ceil(1024 / C), Math.ceil(L / 4096), 64));
@@ -28,7 +36,7 @@ function partsFor(N: number, C: number, S: number): number {
 // variance from cancelling when the mean is large); backward: a = Σdy, b = Σdy·x̂.
 const partialKernel: Kernel<BnParams> = {
   name: 'batchnorm.partial',
-  key: (p) => (p.grad ? 'g' : 'f'),
+  key: (p) => (p.grad ? 'g' : 'f') + (vec4Of(p) ? '4' : ''),
   cpu: (ins, outs, p) => {
     const { N, C, S, P } = p;
     const L = N * S, chunk = Math.ceil(L / P);
@@ -58,22 +66,27 @@ const partialKernel: Kernel<BnParams> = {
       }
     }
   },
-  wgsl: (p) => `${PRELUDE}
-${p.grad ? '@group(0) @binding(1) var<storage, read> GY: array<f32>;\n@group(0) @binding(2) var<storage, read> X: array<f32>;\n@group(0) @binding(3) var<storage, read> ST: array<f32>;\n@group(0) @binding(4) var<storage, read_write> PART: array<f32>;' : '@group(0) @binding(1) var<storage, read> X: array<f32>;\n@group(0) @binding(2) var<storage, read_write> PART: array<f32>;'}
+  wgsl: (p) => {
+    // With vec4 the loop walks quads (L/4 of them per channel; S4 = S/4 per image).
+    const v = vec4Of(p), T = v ? 'vec4<f32>' : 'f32', U = v ? '4u' : '1u';
+    const sum4 = (e: string) => (v ? `dot(${e}, vec4<f32>(1.0))` : e);
+    const dot4 = (a: string, b: string) => (v ? `dot(${a}, ${b})` : `${a} * ${b}`);
+    return `${PRELUDE}
+${p.grad ? `@group(0) @binding(1) var<storage, read> GY: array<${T}>;\n@group(0) @binding(2) var<storage, read> X: array<${T}>;\n@group(0) @binding(3) var<storage, read> ST: array<f32>;\n@group(0) @binding(4) var<storage, read_write> PART: array<f32>;` : `@group(0) @binding(1) var<storage, read> X: array<${T}>;\n@group(0) @binding(2) var<storage, read_write> PART: array<f32>;`}
 var<workgroup> sa: array<f32, ${WG}>;
 var<workgroup> sb: array<f32, ${WG}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let N = pu(0u); let C = pu(1u); let S = pu(2u); let P = pu(3u);
+  let N = pu(0u); let C = pu(1u); let S = pu(2u) / ${U}; let P = pu(3u);
   let q = wid.x; let c = wid.y;
   let L = N * S; let chunk = (L + P - 1u) / P;
   let e0 = q * chunk; let e1 = min(L, e0 + chunk);
-  ${p.grad ? 'let mean = ST[c]; let inv = ST[C + c];' : 'let shift = X[c * S];'}
+  ${p.grad ? 'let mean = ST[c]; let inv = ST[C + c];' : `let shift = X[c * S]${v ? '.x' : ''};`}
   var a = 0.0; var b = 0.0;
   for (var e = e0 + lid; e < e1; e += ${WG}u) {
     let n = e / S; let s = e - n * S;
     let i = (n * C + c) * S + s;
-    ${p.grad ? 'let g = GY[i]; a += g; b += g * ((X[i] - mean) * inv);' : 'let d = X[i] - shift; a += d; b += d * d;'}
+    ${p.grad ? `let g = GY[i]; a += ${sum4('g')}; let xh = (X[i] - mean) * inv; b += ${dot4('g', 'xh')};` : `let d = X[i] - shift; a += ${sum4('d')}; b += ${dot4('d', 'd')};`}
   }
   sa[lid] = a; sb[lid] = b;
   workgroupBarrier();
@@ -82,7 +95,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
   }
   if (lid == 0u) { PART[(c * P + q) * 2u] = sa[0]; PART[(c * P + q) * 2u + 1u] = sb[0]; }
-}`,
+}`;
+  },
   grid: (p) => [p.P, p.C, 1],
   uniforms: (p, u) => void u.u32(p.N).u32(p.C).u32(p.S).u32(p.P),
 };
@@ -136,7 +150,7 @@ ${main1d(`
 // ---- elementwise: forward y = (x − μ)·(1/σ)·γ + β; backward dx = γ/σ·(dy − Σdy/L − x̂·Σdy·x̂/L) --
 const applyKernel: Kernel<BnParams> = {
   name: 'batchnorm.apply',
-  key: (p) => (p.grad ? 'g' : 'f'),
+  key: (p) => (p.grad ? 'g' : 'f') + (vec4Of(p) ? '4' : ''),
   cpu: (ins, outs, p) => {
     const { N, C, S } = p;
     const L = N * S;
@@ -157,21 +171,27 @@ const applyKernel: Kernel<BnParams> = {
       }
     }
   },
-  wgsl: (p) => `${PRELUDE}
-${p.grad
-    ? ['GY', 'X', 'ST', 'W', 'DB', 'DW'].map((n, i) => `@group(0) @binding(${i + 1}) var<storage, read> ${n}: array<f32>;`).join('\n') + '\n@group(0) @binding(7) var<storage, read_write> O: array<f32>;'
-    : ['X', 'ST', 'W', 'B'].map((n, i) => `@group(0) @binding(${i + 1}) var<storage, read> ${n}: array<f32>;`).join('\n') + '\n@group(0) @binding(5) var<storage, read_write> O: array<f32>;'}
+  wgsl: (p) => {
+    // With vec4, idx counts quads and the per-element arrays (GY, X, O) are bound as vec4.
+    const v = vec4Of(p), T = v ? 'vec4<f32>' : 'f32';
+    const big = new Set(['GY', 'X', 'O']);
+    const ty = (n: string) => (big.has(n) ? T : 'f32');
+    const names = p.grad ? ['GY', 'X', 'ST', 'W', 'DB', 'DW'] : ['X', 'ST', 'W', 'B'];
+    return `${PRELUDE}
+${names.map((n, i) => `@group(0) @binding(${i + 1}) var<storage, read> ${n}: array<${ty(n)}>;`).join('\n')}
+@group(0) @binding(${names.length + 1}) var<storage, read_write> O: array<${T}>;
 ${main1d(`
-  let N = pu(0u); let C = pu(1u); let S = pu(2u);
+  let N = pu(0u); let C = pu(1u); let S = pu(2u)${v ? ' / 4u' : ''};
   if (idx >= N * C * S) { return; }
   let c = (idx / S) % C;
   let inv = ST[C + c];
   ${p.grad
-    ? `let L = f32(N * S);
+    ? `let L = f32(N * pu(2u));
   let xh = (X[idx] - ST[c]) * inv;
   O[idx] = W[c] * inv * (GY[idx] - DB[c] / L - xh * (DW[c] / L));`
-    : 'O[idx] = (X[idx] - ST[c]) * inv * W[c] + B[c];'}`)}`,
-  grid: (p) => grid1d(p.N * p.C * p.S),
+    : 'O[idx] = (X[idx] - ST[c]) * inv * W[c] + B[c];'}`)}`;
+  },
+  grid: (p) => grid1d((p.N * p.C * p.S) / (vec4Of(p) ? 4 : 1)),
   uniforms: (p, u) => void u.u32(p.N).u32(p.C).u32(p.S),
 };
 
