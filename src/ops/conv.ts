@@ -28,7 +28,7 @@ import { reshape } from './view.js';
  * summed afterwards. `direct1x1`: 1×1 convolutions with stride 1, no padding and one group skip
  * im2col (see conv1x1). `specialize`: compile the layer geometry into the kernels (see geoWgsl).
  */
-export const convTuning = { maxColumnBytes: 256 * 2 ** 20, splitTarget: 512, minSplitK: 64, direct1x1: true, specialize: typeof process === 'undefined' || process.env?.GRILLY_CONV_SPECIALIZE !== '0' };
+export const convTuning = { maxColumnBytes: 256 * 2 ** 20, splitTarget: 512, minSplitK: 64, direct1x1: true, im2colQuad: true, specialize: typeof process === 'undefined' || process.env?.GRILLY_CONV_SPECIALIZE !== '0' };
 
 // ---- argument parsing (shared with pool.ts) ---------------------------------------------------
 
@@ -114,6 +114,8 @@ interface ChunkParams { g: Geo; c: Chunk }
 
 // ---- kernels ----------------------------------------------------------------------------------
 
+const im2colQuad = (g: Geo): boolean => convTuning.im2colQuad && g.Kc % 4 === 0;
+
 // cols[g, rl, (ci, kh, kw)] = x[n, g·Cg + ci, oh·sh − ph + kh·dh, ow·sw − pw + kw·dw] (0 outside),
 // for the chunk's rows r = r0 + rl = n·P + oh·OW + ow. One element per invocation, so writes are
 // coalesced (one invocation per (g, rl, ci) writing its KH·KW columns measured 1.3–1.7× slower).
@@ -141,27 +143,38 @@ const im2colKernel: Kernel<ChunkParams> = {
       }
     }
   },
-  wgsl: (p) =>
-    PRELUDE + geoWgsl(p.g) + bindings([['X', 'f32']], [['O', 'f32']]) +
-    main1d(`
+  wgsl: (p) => {
+    // Quads: with Kc % 4 == 0 an invocation writes four adjacent columns of one row (one vec4
+    // store; the row's index arithmetic done once). One group (known when the geometry is
+    // compiled in) skips the division by the chunk's row count.
+    const quad = im2colQuad(p.g);
+    const oneGroup = convTuning.specialize && p.g.G === 1;
+    const col = (c: string, v: string) => `{
+    let ci = ${c} / KK; let k = ${c} - ci * KK;
+    let kh = k / gKW(); let kw = k - kh * gKW();
+    let ih = i32(oh * gSH() + kh * gDH()) - gPH();
+    let iw = i32(ow * gSW() + kw * gDW()) - gPW();
+    if (ih >= 0 && ih < i32(gH()) && iw >= 0 && iw < i32(gW())) {
+      ${v} = X[((n * gC() + g * gCg() + ci) * gH() + u32(ih)) * gW() + u32(iw)];
+    }
+  }`;
+    return PRELUDE + geoWgsl(p.g) + bindings([['X', 'f32']], [['O', quad ? 'vec4<f32>' : 'f32']]) +
+      main1d(`
   if (idx >= pu(0u)) { return; }
   let RB = pu(1u); let Kc = gKc(); let KK = gKH() * gKW();
-  let t = idx / Kc; let c = idx - t * Kc;
-  let g = t / RB; let rl = t - g * RB;
+  let t = ${quad ? '(idx * 4u) / Kc; let c0 = idx * 4u - t * Kc' : 'idx / Kc; let c0 = idx - t * Kc'};
+  ${oneGroup ? 'let g = 0u; let rl = t;' : 'let g = t / RB; let rl = t - g * RB;'}
   let r = pu(2u) + rl; let n = r / gP(); let p = r - n * gP();
   let oh = p / gOW(); let ow = p - oh * gOW();
-  let ci = c / KK; let k = c - ci * KK;
-  let kh = k / gKW(); let kw = k - kh * gKW();
-  let ih = i32(oh * gSH() + kh * gDH()) - gPH();
-  let iw = i32(ow * gSW() + kw * gDW()) - gPW();
-  var v = 0.0;
-  if (ih >= 0 && ih < i32(gH()) && iw >= 0 && iw < i32(gW())) {
-    v = X[((n * gC() + g * gCg() + ci) * gH() + u32(ih)) * gW() + u32(iw)];
-  }
-  O[idx] = v;`),
-  grid: ({ g, c }) => grid1d(g.G * c.RB * g.Kc),
+  ${quad ? `var v = vec4<f32>(0.0);
+  ${[0, 1, 2, 3].map((e) => col(`(c0 + ${e}u)`, `v[${e}]`)).join('\n  ')}
+  O[idx] = v;` : `var v = 0.0;
+  ${col('c0', 'v')}
+  O[idx] = v;`}`);
+  },
+  grid: ({ g, c }) => grid1d((g.G * c.RB * g.Kc) / (im2colQuad(g) ? 4 : 1)),
   uniforms: ({ g, c }, u) => {
-    u.u32(g.G * c.RB * g.Kc).u32(c.RB).u32(c.r0);
+    u.u32((g.G * c.RB * g.Kc) / (im2colQuad(g) ? 4 : 1)).u32(c.RB).u32(c.r0);
     geoUniforms(g, u);
   },
 };
