@@ -121,12 +121,27 @@ describe.each(BACKENDS)('conv and pooling [%s]', (backend) => {
       // the kernels as constants (the default) or read from uniforms
       const specialized = convTuning.specialize;
       convTuning.specialize = !specialized;
-      {
-        const c: ConvCase = { x: [2, 4, 6, 5], w: [6, 2, 3, 2], bias: true, stride: [2, 1], padding: [1, 2], dilation: [1, 2], groups: 2 };
+      // two layers in a row, im2col on quads (Kc = 12) then not (Kc = 9): uniform-driven kernels share
+      // one geometry key, so the variant must be in the key too
+      for (const c of [
+        { x: [2, 4, 6, 5], w: [6, 2, 3, 2], bias: true, stride: [2, 1], padding: [1, 2], dilation: [1, 2], groups: 2 },
+        { x: [2, 1, 6, 5], w: [6, 1, 3, 3], bias: true, stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 },
+      ] as ConvCase[]) {
         await gradcheck(
           (a, k, bb) => conv2d(a!, k!, bb!, refOpts(c)), (a, k, bb) => RC.conv2d(a!, k!, bb!, refOpts(c)),
-          [randArray(c.x, 560), randArray(c.w, 561), randArray([6], 562)], { label: specialized ? 'uniform-driven kernels' : 'specialized kernels' },
+          [randArray(c.x, 560), randArray(c.w, 561), randArray([6], 562)], { label: `${specialized ? 'uniform-driven kernels' : 'specialized kernels'} Kc=${(c.w[1]! * c.w[2]! * c.w[3]!)}` },
         );
+      }
+      // im2col's quads against its one-element-per-invocation form
+      {
+        const x = T(randArray([3, 8, 7, 6], 570)), w = T(randArray([5, 8, 3, 3], 571));
+        const quad = await conv2d(x, w, null, { padding: 1 }).data();
+        convTuning.im2colQuad = false;
+        try {
+          expectClose(quad, await conv2d(x, w, null, { padding: 1 }).data(), { atol: 1e-6, rtol: 1e-6 }, 'im2col quads vs scalar');
+        } finally {
+          convTuning.im2colQuad = true;
+        }
       }
       convTuning.specialize = specialized;
       // only some inputs need a gradient

@@ -117,11 +117,14 @@ interface ChunkParams { g: Geo; c: Chunk }
 const im2colQuad = (g: Geo): boolean => convTuning.im2colQuad && g.Kc % 4 === 0;
 
 // cols[g, rl, (ci, kh, kw)] = x[n, g·Cg + ci, oh·sh − ph + kh·dh, ow·sw − pw + kw·dw] (0 outside),
-// for the chunk's rows r = r0 + rl = n·P + oh·OW + ow. One element per invocation, so writes are
-// coalesced (one invocation per (g, rl, ci) writing its KH·KW columns measured 1.3–1.7× slower).
+// for the chunk's rows r = r0 + rl = n·P + oh·OW + ow. One element per invocation, or four adjacent
+// columns of a row when Kc % 4 == 0, so writes are coalesced (one invocation per (g, rl, ci) writing
+// its KH·KW columns measured 1.3–1.7× slower).
 const im2colKernel: Kernel<ChunkParams> = {
   name: 'conv2d.im2col',
-  key: (p) => geoKey(p.g),
+  // (with the geometry read from uniforms, geoKey is the same for every layer: the quad choice
+  // must be in the key itself)
+  key: (p) => geoKey(p.g) + (im2colQuad(p.g) ? '|q' : ''),
   cpu: (ins, outs, { g, c }) => {
     const x = ins[0]!.f32, o = outs[0]!.f32;
     let i = 0;
