@@ -6,6 +6,7 @@ import * as g from '../src/index.js';
 import * as nn from '../src/nn/index.js';
 import { linear } from '../src/ops/linear.js';
 import { MSE_FUSED_MAX } from '../src/ops/mse.js';
+import { bnTuning } from '../src/ops/batchnorm.js';
 import * as R from './ref.js';
 import type { Ref } from './ref.js';
 import { BACKENDS, T, expectClose, gradcheck, maxAbs, randArray, useBackend } from './helpers.js';
@@ -233,6 +234,27 @@ describe.each(BACKENDS)('nn [%s]', (backend) => {
       }
       expectClose(await y.data(), Array.from(want), { atol: 2e-4, rtol: 1e-4 });
       expectClose(await xt.grad!.data(), Array.from(dx), { atol: 2e-4, rtol: 1e-3 });
+    });
+
+    it('the quad kernels (H·W % 4 == 0) equal the one-element ones, forward and backward', async () => {
+      const x = randArray([4, 3, 6, 2], 31, -2, 2), r = randArray([4, 3, 6, 2], 32, -1, 1);
+      const run = async () => {
+        g.manualSeed(3);
+        const bn = new nn.BatchNorm2d(3);
+        nn.init.uniform_(bn.weight!, 0.5, 1.5);
+        const xt = T(x, { requiresGrad: true });
+        const y = bn.forward(xt);
+        y.mul(T(r)).sum().backward();
+        return [await y.data(), await xt.grad!.data(), await bn.weight!.grad!.data(), await bn.bias!.grad!.data()];
+      };
+      const quad = await run();
+      bnTuning.vec4 = false;
+      try {
+        const plain = await run();
+        quad.forEach((q, i) => expectClose(q, plain[i]!, { atol: 1e-5, rtol: 1e-5 }, `output ${i}`));
+      } finally {
+        bnTuning.vec4 = true;
+      }
     });
 
     it('updates running statistics (unbiased variance) and uses them in eval', async () => {
