@@ -47,7 +47,8 @@ describe.each(BACKENDS)(`neurons against SpikingJelly (torch ${SJ.torch}) [%s]`,
 
   // The fixtures have 10 neurons per step; tiled 4× along the last dim (40, a multiple of 4) they
   // take the kernels' vec4 path, whose answers must be the fixtures' again, copy by copy.
-  it.each(SJ.cases.filter((_c, i) => i % 3 === 0).map((c) => [caseName(c), c] as const))('%s, tiled to 40 neurons (the vec4 kernels)', async (_n, c) => {
+  // (every other case: the fixtures cycle through three surrogates, so all of them come up)
+  it.each(SJ.cases.filter((_c, i) => i % 2 === 0).map((c) => [caseName(c), c] as const))('%s, tiled to 40 neurons (the vec4 kernels)', async (_n, c) => {
     const tile = (j: TJ): TJ => {
       const last = j.shape[j.shape.length - 1]!;
       const data: number[] = [];

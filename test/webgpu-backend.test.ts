@@ -5,6 +5,7 @@ import * as g from '../src/index.js';
 import { addInPlace, copyInto } from '../src/ops/elementwise.js';
 import { slice } from '../src/ops/view.js';
 import { SGD } from '../src/optim/index.js';
+import { BACKWARD_FLUSH_BYTES } from '../src/autograd/engine.js';
 import { initBackend } from './helpers.js';
 
 const slabOf = (t: g.Tensor) => (t.storage('test').handle as unknown as { buffer: unknown }).buffer;
@@ -45,15 +46,19 @@ describe('webgpu backend', () => {
     await initBackend('webgpu');
     await g.sync();
     const submits = () => g.stats().submits;
+    const be = (await import('../src/runtime.js')).currentBackend('test') as unknown as { pendingBytes: number };
     const step = (n: number) => g.tidy(() => {
       const x = g.rand([n], { requiresGrad: true });
-      x.mul(2).mul(3).mul(4).sum().backward();
+      const loss = x.mul(2).mul(3).mul(4).mul(5).sum();
+      // the forward alone stays under the threshold: a submit must come from backward's own work
+      expect(be.pendingBytes).toBeLessThan(BACKWARD_FLUSH_BYTES);
+      loss.backward();
       return submits();
     });
     const s0 = submits();
     expect(step(1000)).toBe(s0); // a few KiB bound: recorded, not submitted
     const s1 = submits();
-    expect(step(1 << 23)).toBe(s1 + 1); // 32 MiB tensors, ~500 MiB bound: submitted by backward()
+    expect(step(1 << 22)).toBe(s1 + 1); // 16 MiB tensors, ~160 MiB bound forward, ~300 MiB with backward
     const w = g.rand([4], { requiresGrad: true });
     const opt = new SGD([w], { lr: 0.1 });
     w.mul(2).sum().backward();
