@@ -149,7 +149,7 @@ function run(root: Tensor, grad: Tensor | undefined, opts: RunOptions): (Tensor 
       return;
     }
     const order = topoOrder(root.gradFn, captureNodes);
-    // Reverse topological order visits a node's inputs before the node.
+    // order runs from the root towards the leaves; walked backwards, a node's inputs come first.
     for (let i = order.length - 1; i >= 0; i--) {
       const fn = order[i]!;
       liveNode.set(fn, captureNodes.has(fn) || fn.next.some(live));

@@ -125,8 +125,9 @@ export interface Backend {
   run<P>(k: Kernel<P>, inputs: BufferHandle[], outputs: BufferHandle[], p: P): void;
   /**
    * Submits recorded work without waiting for it. With minBytes, only when the unsubmitted
-   * dispatches bind at least that many tensor bytes (a submit costs the host ~0.1–0.5 ms on
-   * Dawn/Vulkan: worth it to start the GPU on big work early, not for a small step).
+   * dispatches bind at least that many tensor bytes — summed over each dispatch's bindings, a rough
+   * measure of the GPU traffic waiting (a submit costs the host ~0.1–0.5 ms on Dawn/Vulkan: worth
+   * it to start the GPU on big work early, not for a small step).
    */
   flush(minBytes?: number): void;
   /** Resolves when all submitted work has finished. */

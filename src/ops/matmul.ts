@@ -274,15 +274,15 @@ export const gemmTuning: { rm: 4 | 8 | 16 | null; rn: 4 | 8 | null; bk: 8 | 16; 
 const WIDE_BYTES = (256 + 128) * 16 * 4;
 
 function variant(p: GemmParams): Variant {
-  // Big tiles when there are enough of them to fill the device; smaller ones otherwise.
+  // vec4 loads where rows are whole quads; a forced variant (gemmTuning.rm set) for sweeps and tests.
   const vecA = (p.transA ? p.M : p.K) % 4 === 0 && p.strideA % 4 === 0;
   const vecB = (p.transB ? p.K : p.N) % 4 === 0 && p.strideB % 4 === 0;
   const layout = { vecA, vecB, vecC: p.N % 4 === 0 };
   const t = gemmTuning;
   if (t.rm !== null) return { ...p, ...layout, rm: t.rm, rn: t.rn ?? (t.rm === 16 ? 8 : t.rm), bk: t.bk, unroll: t.unroll, db: t.db, wl: t.wl };
   // Large products: 256×128 tiles, 16×8 outputs a thread, K-slices of 16, the k-loop written out
-  // (on the H200, 8000×16384×16384: 43 TFLOP/s for Aᵀ·B and 35.6 for A·Bᵀ, against 35 and 33
-  // for 8×8 — bench/gemm-f32.ts). They need 24 KiB of workgroup memory and a grid of ≥ 2 tiles an SM.
+  // (on the H200, 8000×16384×16384: 38.6–43.1 TFLOP/s for Aᵀ·B and 35.6–39.2 for A·Bᵀ, against
+  // 31–35 and 31–34 for 8×8 — bench/gemm-f32.ts). They need 24 KiB of workgroup memory and a grid of ≥ 2 tiles an SM.
   const tilesWide = Math.ceil(p.M / 256) * Math.ceil(p.N / 128) * p.batch;
   if (t.wide && (p.wgBytes ?? 0) >= WIDE_BYTES && Math.min(p.M, p.N) >= t.wideMin && tilesWide >= 264) {
     return { ...p, ...layout, rm: 16, rn: 8, bk: 16, unroll: true, db: false, wl: false };
