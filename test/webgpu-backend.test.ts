@@ -56,7 +56,16 @@ describe('webgpu backend', () => {
       return submits();
     });
     const s0 = submits();
-    expect(step(1000)).toBe(s0); // a few KiB bound: recorded, not submitted
+    expect(step(1000)).toBe(s0); // a few KiB bound, a few dispatches: recorded, not submitted
+    // many small dispatches (a training loop without optimizer.step()) are submitted too
+    const s01 = submits();
+    g.tidy(() => {
+      const x = g.rand([1000], { requiresGrad: true });
+      let y = x;
+      for (let i = 0; i < 40; i++) y = y.mul(1.01);
+      y.sum().backward();
+    });
+    expect(submits()).toBe(s01 + 1);
     const s1 = submits();
     expect(step(1 << 22)).toBe(s1 + 1); // 16 MiB tensors, ~160 MiB bound forward, ~300 MiB with backward
     const w = g.rand([4], { requiresGrad: true });

@@ -126,8 +126,9 @@ export interface Backend {
   /**
    * Submits recorded work without waiting for it. With minBytes, only when the unsubmitted
    * dispatches bind at least that many tensor bytes — summed over each dispatch's bindings, a rough
-   * measure of the GPU traffic waiting (a submit costs the host ~0.1–0.5 ms on Dawn/Vulkan: worth
-   * it to start the GPU on big work early, not for a small step).
+   * measure of the GPU traffic waiting — or are many (64 on WebGPU). A submit costs the host
+   * ~0.1–0.5 ms on Dawn/Vulkan: worth it to start the GPU on big or long work early, not for a
+   * small step.
    */
   flush(minBytes?: number): void;
   /** Resolves when all submitted work has finished. */

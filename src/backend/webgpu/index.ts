@@ -9,6 +9,9 @@ import { BackendError, StateError } from '../../errors.js';
 import { BufferPool, SlabAllocator, sizeClass, type Chunk } from './pool.js';
 import { reclaimBeforeGrowing } from '../../tensor/lifetime.js';
 
+/** Recorded dispatches that make a conditional flush (backward()'s) submit whatever their bytes. */
+const FLUSH_DISPATCHES = 64;
+
 // Numeric values of GPUBufferUsage / GPUMapMode, so no globals need installing in Node.
 const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80, QUERY_RESOLVE: 0x200 } as const;
 const MAP_READ = 0x1;
@@ -394,7 +397,11 @@ export class WebGPUBackend implements Backend {
   }
 
   flush(minBytes = 0): void {
-    if (this.closed || this.pendingBytes < minBytes) return;
+    if (this.closed) return;
+    // A conditional flush waits while the recorded work is both light and short: many dispatches
+    // are worth a submit too (a loop without optimizer.step() still hands the GPU work every few
+    // steps instead of holding a batch until its next read).
+    if (this.pendingBytes < minBytes && this.pending < FLUSH_DISPATCHES) return;
     if (this.encoder) {
       this.endPass();
       const q = this.device.queue;
