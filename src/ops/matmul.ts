@@ -187,34 +187,25 @@ function gemmWgsl(v: Variant): string {
     }`;
   // With db, the store helpers write at `so* + …` (the slice being filled).
   const storeAt = (code: string) => (v.db ? code.replace(/As\[/g, 'As[soA + ').replace(/Bs\[/g, 'Bs[soB + ') : code);
-  const mainLoop = v.db
-    ? `
-  var soA = 0u;
-  var soB = 0u;
-  ${storeAt(storeLoop('A', 'ra'))}
-  ${storeAt(storeLoop('B', 'rb'))}
-  workgroupBarrier();
-  let tiles = (kEnd - kBeg + ${BK - 1}u) / ${BK}u;
-  for (var t = 0u; t < tiles; t++) {
-    k0 = kBeg + (t + 1u) * ${BK}u;
-    let more = t + 1u < tiles;
-    if (more) {
-      ${loadLoop('A', 'ra')}
-      ${loadLoop('B', 'rb')}
-    }
-    let roA = (t & 1u) * ${TSA}u;
-    let roB = (t & 1u) * ${TSB}u;
-${compute(true)}    if (more) {
+  // Single-buffered: compute, barrier, store the next slice, barrier. Double-buffered: store the
+  // next slice into the other half while this one is read, one barrier a slice.
+  const stores = `${storeAt(storeLoop('A', 'ra'))}
+      ${storeAt(storeLoop('B', 'rb'))}`;
+  const afterCompute = v.db
+    ? `    if (more) {
       soA = ((t + 1u) & 1u) * ${TSA}u;
       soB = ((t + 1u) & 1u) * ${TSB}u;
-      ${storeAt(storeLoop('A', 'ra'))}
-      ${storeAt(storeLoop('B', 'rb'))}
+      ${stores}
     }
-    workgroupBarrier();
-  }`
-    : `
-  ${storeLoop('A', 'ra')}
-  ${storeLoop('B', 'rb')}
+    workgroupBarrier();`
+    : `    workgroupBarrier();
+    if (more) {
+      ${stores}
+    }
+    workgroupBarrier();`;
+  const mainLoop = `
+  ${v.db ? 'var soA = 0u;\n  var soB = 0u;' : ''}
+  ${stores}
   workgroupBarrier();
   let tiles = (kEnd - kBeg + ${BK - 1}u) / ${BK}u;
   for (var t = 0u; t < tiles; t++) {
@@ -224,12 +215,8 @@ ${compute(true)}    if (more) {
       ${loadLoop('A', 'ra')}
       ${loadLoop('B', 'rb')}
     }
-${compute(false)}    workgroupBarrier();
-    if (more) {
-      ${storeLoop('A', 'ra')}
-      ${storeLoop('B', 'rb')}
-    }
-    workgroupBarrier();
+    ${v.db ? `let roA = (t & 1u) * ${TSA}u;\n    let roB = (t & 1u) * ${TSB}u;` : ''}
+${compute(v.db)}${afterCompute}
   }`;
   return `${PRELUDE}
 @group(0) @binding(1) var<storage, read> A: array<${aT}>;
