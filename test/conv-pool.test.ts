@@ -132,6 +132,24 @@ describe.each(BACKENDS)('conv and pooling [%s]', (backend) => {
           [randArray(c.x, 560), randArray(c.w, 561), randArray([6], 562)], { label: `${specialized ? 'uniform-driven kernels' : 'specialized kernels'} Kc=${(c.w[1]! * c.w[2]! * c.w[3]!)}` },
         );
       }
+      // the input gradient through column-major dcols against row-major ones (grouped, chunked)
+      {
+        const saved = convTuning.maxColumnBytes;
+        convTuning.maxColumnBytes = 4096;
+        try {
+          const grads = async () => {
+            const x = T(randArray([3, 4, 7, 6], 580), { requiresGrad: true }), w = T(randArray([6, 2, 3, 3], 581));
+            conv2d(x, w, null, { padding: 1, stride: 2, groups: 2 }).mul(T(randArray([3, 6, 4, 3], 582))).sum().backward();
+            return x.grad!.data();
+          };
+          const colMajor = await grads();
+          convTuning.col2imColMajor = false;
+          expectClose(colMajor, await grads(), { atol: 1e-6, rtol: 1e-6 }, 'col2im column-major vs row-major');
+        } finally {
+          convTuning.col2imColMajor = true;
+          convTuning.maxColumnBytes = saved;
+        }
+      }
       // im2col's quads against its one-element-per-invocation form
       {
         const x = T(randArray([3, 8, 7, 6], 570)), w = T(randArray([5, 8, 3, 3], 571));

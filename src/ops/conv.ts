@@ -28,7 +28,7 @@ import { reshape } from './view.js';
  * summed afterwards. `direct1x1`: 1×1 convolutions with stride 1, no padding and one group skip
  * im2col (see conv1x1). `specialize`: compile the layer geometry into the kernels (see geoWgsl).
  */
-export const convTuning = { maxColumnBytes: 256 * 2 ** 20, splitTarget: 512, minSplitK: 64, direct1x1: true, im2colQuad: true, specialize: typeof process === 'undefined' || process.env?.GRILLY_CONV_SPECIALIZE !== '0' };
+export const convTuning = { maxColumnBytes: 256 * 2 ** 20, splitTarget: 512, minSplitK: 64, direct1x1: true, im2colQuad: true, col2imColMajor: true, specialize: typeof process === 'undefined' || process.env?.GRILLY_CONV_SPECIALIZE !== '0' };
 
 // ---- argument parsing (shared with pool.ts) ---------------------------------------------------
 
@@ -277,6 +277,8 @@ interface Col2imParams extends ChunkParams {
   n0: number;
   nImg: number;
   accFirst: boolean;
+  /** dcols stored transposed, (g, column, row): adjacent output pixels read adjacent rows (coalesced). */
+  colMajor: boolean;
 }
 
 // dx[n, c, h, w] = Σ over (kh, kw) with h = oh·sh − ph + kh·dh, w = ow·sw − pw + kw·dw, and the row
@@ -284,8 +286,8 @@ interface Col2imParams extends ChunkParams {
 const col2imKernel: Kernel<Col2imParams> = {
   name: 'conv2d.col2im',
   readsOutputs: true,
-  key: (p) => `${geoKey(p.g)}|${unitStride(p.g) ? 's1' : ''}`,
-  cpu: (ins, outs, { g, c, n0, nImg, accFirst }) => {
+  key: (p) => `${geoKey(p.g)}|${unitStride(p.g) ? 's1' : ''}${p.colMajor ? '|t' : ''}`,
+  cpu: (ins, outs, { g, c, n0, nImg, accFirst, colMajor }) => {
     const d = ins[0]!.f32, dx = outs[0]!.f32;
     const HW = g.H * g.W, CHW = g.C * HW;
     const rEnd = c.r0 + c.RB;
@@ -309,7 +311,8 @@ const col2imKernel: Kernel<Col2imParams> = {
                 if (ow >= g.OW) continue;
                 const r = n * g.P + oh * g.OW + ow;
                 if (r < c.r0 || r >= rEnd) continue;
-                s += d[(gi * c.RB + r - c.r0) * g.Kc + (ci * g.KH + kh) * g.KW + kw]!;
+                const kc = (ci * g.KH + kh) * g.KW + kw;
+                s += d[colMajor ? (gi * g.Kc + kc) * c.RB + r - c.r0 : (gi * c.RB + r - c.r0) * g.Kc + kc]!;
               }
             }
             const o = n * CHW + (ch * g.H + h) * g.W + w;
@@ -346,7 +349,7 @@ const col2imKernel: Kernel<Col2imParams> = {
       if (ow >= gOW()) { continue; }
       let r = n * gP() + oh * gOW() + ow;
       if (r < r0 || r >= r0 + RB) { continue; }
-      s += D[(g * RB + r - r0) * gKc() + (ci * KH + kh) * KW + kw];
+      ${p.colMajor ? 's += D[(g * gKc() + (ci * KH + kh) * KW + kw) * RB + r - r0];' : 's += D[(g * RB + r - r0) * gKc() + (ci * KH + kh) * KW + kw];'}
     }
   }
   let o = n0 * C * H * W + idx;
@@ -585,12 +588,14 @@ function convBackward(gy: Tensor, x: Tensor, w: Tensor, g: Geo, wShape: readonly
         } else dw = reshape(part, [g.G * g.Og * g.Kc]);
       }
       if (dx) {
-        const dcols = gemmNew(op, rows, w, {
-          M: c.RB, N: g.Kc, K: g.Og, batch: g.G, strideA: c.RB * g.Og, strideB: g.Og * g.Kc, transA: false, transB: false,
-        }, [dx]);
+        // dcols = rows · W, or its transpose Wᵀ · rowsᵀ (column-major dcols: col2im's gathers coalesce)
+        const colMajor = convTuning.col2imColMajor;
+        const dcols = colMajor
+          ? gemmNew(op, w, rows, { M: g.Kc, N: c.RB, K: g.Og, batch: g.G, strideA: g.Og * g.Kc, strideB: c.RB * g.Og, transA: true, transB: true }, [dx])
+          : gemmNew(op, rows, w, { M: c.RB, N: g.Kc, K: g.Og, batch: g.G, strideA: c.RB * g.Og, strideB: g.Og * g.Kc, transA: false, transB: false }, [dx]);
         const n0 = Math.floor(c.r0 / g.P);
         const n1 = Math.floor((c.r0 + c.RB - 1) / g.P);
-        launchInto(op, col2imKernel, [dcols], [dx], { g, c, n0, nImg: n1 - n0 + 1, accFirst: c.r0 > n0 * g.P });
+        launchInto(op, col2imKernel, [dcols], [dx], { g, c, n0, nImg: n1 - n0 + 1, accFirst: c.r0 > n0 * g.P, colMajor });
         dcols.dispose();
       }
       rows.dispose();
