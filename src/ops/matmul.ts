@@ -1,7 +1,8 @@
 // Matrix products: 2-D, batched (with broadcast batch dims) and 1-D operands as in NumPy.
 // One GEMM kernel, generated per (transA, transB, tile, vector-width) variant: a workgroup of
-// 16×16 threads computes a TILE×TILE block of C, each thread RM×RM outputs, staging BK-deep slices
-// of A and B in workgroup memory while the next slice is fetched into registers. The backward
+// 16×16 threads computes a (16·rm)×(16·rn) block of C, each thread rm×rn outputs, staging BK-deep
+// slices of A and B in workgroup memory while the next slice is fetched into registers (options: the
+// k-loop written out, double-buffered slices, another subgroup layout; see variant()). The backward
 // pass uses the transposition flags instead of materialising transposes.
 import type { CpuView, Kernel } from '../backend/types.js';
 import { DTypeError, ShapeError, fmtShape } from '../errors.js';
