@@ -27,6 +27,8 @@ import { reshape } from './view.js';
  * reduction over pixels into `S` partial products (each at least `minSplitK` pixels long) that are
  * summed afterwards. `direct1x1`: 1×1 convolutions with stride 1, no padding and one group skip
  * im2col (see conv1x1). `specialize`: compile the layer geometry into the kernels (see geoWgsl).
+ * `im2colQuad`: im2col writes four columns an invocation when Kc % 4 == 0. `col2imColMajor`: the
+ * input gradient's column matrix is computed transposed, so col2im reads it coalesced.
  */
 export const convTuning = { maxColumnBytes: 256 * 2 ** 20, splitTarget: 512, minSplitK: 64, direct1x1: true, im2colQuad: true, col2imColMajor: true, specialize: typeof process === 'undefined' || process.env?.GRILLY_CONV_SPECIALIZE !== '0' };
 
