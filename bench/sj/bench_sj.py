@@ -144,9 +144,29 @@ def make_lif_train(sj, backend):
                                 detach_reset=True, step_mode="m", backend=backend)
 
 
+def training_step(sj, torch, dev, model, img, encode):
+    """One timed training step: encode() the batch, mean over T, MSE to one-hot labels, AdamW."""
+    F, functional = torch.nn.functional, sj["functional"]
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    labels = torch.randint(0, 10, (img.shape[0],), device=dev)
+    onehot = F.one_hot(labels, 10).float()
+    h = {"model": model, "opt": opt, "img": img, "onehot": onehot,
+         "clear": lambda: opt.zero_grad(set_to_none=True)}
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        out = model(encode()).mean(0)
+        loss = F.mse_loss(out, onehot)
+        loss.backward()
+        opt.step()
+        functional.reset_net(model)
+
+    return step, h
+
+
 def build_mlp(sj, torch, dev, backend, size):
     T, B = size
-    nn, F = torch.nn, torch.nn.functional
+    nn = torch.nn
     layer, functional = sj["layer"], sj["functional"]
     torch.manual_seed(0)
     model = nn.Sequential(
@@ -156,30 +176,15 @@ def build_mlp(sj, torch, dev, backend, size):
         make_lif_train(sj, backend),
     ).to(dev)
     functional.set_step_mode(model, "m")
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     img = torch.rand(B, 784, device=dev)  # fixed firing probabilities
-    labels = torch.randint(0, 10, (B,), device=dev)
-    onehot = F.one_hot(labels, 10).float()
-    h = {"model": model, "opt": opt, "img": img, "onehot": onehot,
-         "clear": lambda: opt.zero_grad(set_to_none=True)}
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        # Poisson encoding inside the timed step (same as encoding.PoissonEncoder,
-        # which is rand_like(x).le(x), applied T times)
-        x = (torch.rand(T, B, 784, device=dev) < img).float()
-        out = model(x).mean(0)
-        loss = F.mse_loss(out, onehot)
-        loss.backward()
-        opt.step()
-        functional.reset_net(model)
-
-    return step, h
+    # Poisson encoding inside the timed step (same as encoding.PoissonEncoder,
+    # which is rand_like(x).le(x), applied T times)
+    return training_step(sj, torch, dev, model, img, lambda: (torch.rand(T, B, 784, device=dev) < img).float())
 
 
 def build_csnn(sj, torch, dev, backend, size):
     T, B = size
-    nn, F = torch.nn, torch.nn.functional
+    nn = torch.nn
     layer, functional = sj["layer"], sj["functional"]
     torch.manual_seed(0)
     model = nn.Sequential(
@@ -196,23 +201,8 @@ def build_csnn(sj, torch, dev, backend, size):
         make_lif_train(sj, backend),
     ).to(dev)
     functional.set_step_mode(model, "m")
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     img = torch.rand(B, 1, 28, 28, device=dev)
-    labels = torch.randint(0, 10, (B,), device=dev)
-    onehot = F.one_hot(labels, 10).float()
-    h = {"model": model, "opt": opt, "img": img, "onehot": onehot,
-         "clear": lambda: opt.zero_grad(set_to_none=True)}
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        x = img.unsqueeze(0).repeat(T, 1, 1, 1, 1)  # direct encoding
-        out = model(x).mean(0)
-        loss = F.mse_loss(out, onehot)
-        loss.backward()
-        opt.step()
-        functional.reset_net(model)
-
-    return step, h
+    return training_step(sj, torch, dev, model, img, lambda: img.unsqueeze(0).repeat(T, 1, 1, 1, 1))  # direct encoding
 
 
 BUILDERS = {"lif": build_lif, "onb": build_onb, "mlp": build_mlp, "csnn": build_csnn}
