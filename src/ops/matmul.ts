@@ -161,9 +161,14 @@ function gemmWgsl(v: Variant): string {
     }
     return f;
   };
+  // (gemmTuning.diag, for bench/gemm-f32.ts only, drops parts of the loop to time the rest, with wrong
+  // results: 'noglobal' the global loads; 'nosync' also the tile stores and barriers; 'fma' keeps only
+  // the FMAs, on fragments read once before the loop.)
+  const diag = gemmTuning.diag;
   // The product of one staged slice: a loop, or written out with step k+1's fragments read
   // before step k's FMAs (registers double-buffered, so the loads' latency hides behind them).
   const compute = (db: boolean) => {
+    if (diag === 'fma') return `    {\n${Array.from({ length: BK }, () => fmaOf('_f')).join('')}    }\n`;
     if (!v.unroll) return `    for (var k = 0u; k < ${BK}u; k++) {\n${fragOf('k', '', db)}${fmaOf('')}    }\n`;
     let c = `    {\n${fragOf(0, '_0', db)}`;
     for (let k = 0; k < BK; k++) {
@@ -209,15 +214,16 @@ function gemmWgsl(v: Variant): string {
   ${stores}
   workgroupBarrier();
   let tiles = (kEnd - kBeg + ${BK - 1}u) / ${BK}u;
-  for (var t = 0u; t < tiles; t++) {
+${diag === 'fma' ? fragOf(0, '_f', false) : ''}  for (var t = 0u; t < tiles; t++) {
     k0 = kBeg + (t + 1u) * ${BK}u;
     let more = t + 1u < tiles;
-    if (more) {
+    if (more${diag ? ' && false' : ''}) {
       ${loadLoop('A', 'ra')}
       ${loadLoop('B', 'rb')}
     }
     ${v.db ? `let roA = (t & 1u) * ${TSA}u;\n    let roB = (t & 1u) * ${TSB}u;` : ''}
-${compute(v.db)}${afterCompute}
+    ${diag === 'nosync' ? 'let roA = (t & 1u) * (pu(7u) >> 16u); let roB = roA; // 0, but opaque: the reads stay in the loop' : ''}
+${compute(v.db || diag === 'nosync')}${diag === 'nosync' || diag === 'fma' ? '' : afterCompute}
   }`;
   return `${PRELUDE}
 @group(0) @binding(1) var<storage, read> A: array<${aT}>;
@@ -254,8 +260,8 @@ ${storeC}}
  * @internal Tuning knobs for benchmarks (bench/ sweeps them). With rm null the heuristic picks
  * the tile (and for wide tiles BK and unroll too); set rm to force a variant with these fields.
  */
-export const gemmTuning: { rm: 4 | 8 | 16 | null; rn: 4 | 8 | null; bk: 8 | 16; unroll: boolean; db: boolean; wl: boolean; wide: boolean; wideMin: number; splitTiles: number; splitBytes: number } = {
-  rm: null, rn: null, bk: 8, unroll: false, db: false, wl: false, wide: true, wideMin: 1024, splitTiles: 528, splitBytes: 256 * 2 ** 20,
+export const gemmTuning: { rm: 4 | 8 | 16 | null; rn: 4 | 8 | null; bk: 8 | 16; unroll: boolean; db: boolean; wl: boolean; wide: boolean; wideMin: number; splitTiles: number; splitBytes: number; diag: '' | 'noglobal' | 'nosync' | 'fma' } = {
+  rm: null, rn: null, bk: 8, unroll: false, db: false, wl: false, wide: true, wideMin: 1024, splitTiles: 528, splitBytes: 256 * 2 ** 20, diag: '',
 };
 
 /** Workgroup memory the wide variant stages: 256×16 of A and 128×16 of B. */
@@ -286,7 +292,7 @@ export const gemmKernel: Kernel<GemmParams> = {
   readsOutputs: true, // batch chunks fill part of the output
   key: (p) => {
     const v = variant(p);
-    return `${v.transA ? 'T' : 'N'}${v.transB ? 'T' : 'N'}|${v.rm}x${v.rn}|${v.bk}|${+v.unroll}${+v.db}${+v.wl}|${+v.vecA}${+v.vecB}${+v.vecC}${v.bias ? '|b' : ''}`;
+    return `${v.transA ? 'T' : 'N'}${v.transB ? 'T' : 'N'}|${v.rm}x${v.rn}|${v.bk}|${+v.unroll}${+v.db}${+v.wl}|${+v.vecA}${+v.vecB}${+v.vecC}${v.bias ? '|b' : ''}${gemmTuning.diag}`;
   },
   cpu: gemmCpu,
   wgsl: (p) => gemmWgsl(variant(p)),
