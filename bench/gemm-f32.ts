@@ -4,8 +4,8 @@
 // (rm×rn outputs per thread, BK, written-out k-loop, double-buffered tiles, 8×4 subgroup layout).
 // A variant 'auto' times what the heuristic picks. A 7th field 'noglobal', 'nosync' or 'fma' times the
 // loop without its global loads, also without the tile stores and barriers, or only its FMAs (wrong
-// results: diagnosis only). --nn adds A·B
-// (a Linear's dX); --flags a,b adds Dawn toggles (e.g. disable_robustness).
+// results: diagnosis only). --nn adds A·B (a Linear's dX); --flags a,b adds Dawn toggles (e.g.
+// disable_robustness).
 import { writeFileSync } from 'node:fs';
 import * as g from '../src/index.js';
 import { gemm, gemmTuning } from '../src/ops/matmul.js';

@@ -222,7 +222,7 @@ ${diag === 'fma' ? fragOf(0, '_f', false) : ''}  for (var t = 0u; t < tiles; t++
       ${loadLoop('B', 'rb')}
     }
     ${v.db ? `let roA = (t & 1u) * ${TSA}u;\n    let roB = (t & 1u) * ${TSB}u;` : ''}
-    ${diag === 'nosync' ? 'let roA = (t & 1u) * (pu(7u) >> 16u); let roB = roA; // 0, but opaque: the reads stay in the loop' : ''}
+    ${diag === 'nosync' && !v.db ? 'let roA = (t & 1u) * (pu(7u) >> 16u); let roB = roA; // 0, but opaque: the reads stay in the loop' : ''}
 ${compute(v.db || diag === 'nosync')}${diag === 'nosync' || diag === 'fma' ? '' : afterCompute}
   }`;
   return `${PRELUDE}
