@@ -4,12 +4,33 @@ import { describe, expect, it } from 'vitest';
 import * as g from '../src/index.js';
 import * as nn from '../src/nn/index.js';
 import { attach } from '../src/autograd/node.js';
+import { addInPlace } from '../src/ops/elementwise.js';
 import { BACKENDS, useBackend } from './helpers.js';
 
 const arr = async (t: g.Tensor) => Array.from(await t.data());
 
 describe.each(BACKENDS)('autograd on %s', (backend) => {
   useBackend(backend);
+
+  it("shares one 1.0 as the seed of every scalar loss's backward, and nothing writes into it", async () => {
+    // a scalar leaf as the loss: its .grad must be a private copy of the seed, free to mutate
+    const a = g.tensor(2, undefined, { requiresGrad: true });
+    a.backward();
+    expect(await arr(a.grad!)).toEqual([1]);
+    addInPlace(a.grad!, g.tensor(41));
+    a.backward(); // accumulates into the private grad
+    expect(await arr(a.grad!)).toEqual([43]);
+    // the seed is still 1: every later loss starts from it
+    const x = g.tensor([1, 2, 3], undefined, { requiresGrad: true });
+    x.mul(3).sum().backward();
+    expect(await arr(x.grad!)).toEqual([3, 3, 3]);
+    x.sum().backward();
+    expect(await arr(x.grad!)).toEqual([4, 4, 4]);
+    // a non-scalar root still gets its own ones
+    const y = g.tensor([1, 2], undefined, { requiresGrad: true });
+    y.mul(2).backward(g.tensor([1, 1]));
+    expect(await arr(y.grad!)).toEqual([2, 2]);
+  });
 
   it("asks an op for an input's gradient only when a path from it reaches a leaf that wants one", async () => {
     // A module's data input becomes a stand-in leaf (for module.backward()); an op fed by a

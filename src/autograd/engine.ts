@@ -25,6 +25,20 @@ interface RunOptions extends BackwardOptions {
 }
 
 /** a + b, reusing a's memory when a is the only owner of it. Consumes both. */
+// The seed of a scalar loss's backward: one 1.0 per backend, shared by handle (nothing writes into a
+// gradient it was handed, and accumulate() and intoLeaf() copy a shared one), so a training step does not
+// spend a fill dispatch on it.
+const seedOnes = new WeakMap<object, Tensor>();
+function seedGrad(root: Tensor): Tensor {
+  if (root.ndim !== 0) return filled(root.shape, 1, 'float32', 'backward');
+  let one = seedOnes.get(root.backend);
+  if (!one || one.isDisposed) {
+    one = filled([], 1, 'float32', 'backward');
+    seedOnes.set(root.backend, one);
+  }
+  return one.alias();
+}
+
 function accumulate(a: Tensor, b: Tensor): Tensor {
   if (a.storage('backward').refs === 1) {
     addInPlace(a, b);
@@ -142,7 +156,7 @@ function run(root: Tensor, grad: Tensor | undefined, opts: RunOptions): (Tensor 
     return liveNode.get(e.fn!) ?? true;
   };
   withGradMode(false, () => {
-    const g0 = untracked(() => (grad ? grad.alias() : filled(root.shape, 1, 'float32', 'backward')));
+    const g0 = untracked(() => (grad ? grad.alias() : seedGrad(root)));
     if (!root.gradFn) {
       if (captureLeaves.has(root)) put(root, g0);
       else intoLeaf(root, g0);
