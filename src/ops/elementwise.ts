@@ -507,6 +507,13 @@ export function copy(x: Tensor): Tensor {
   return runMap(DEFS.identity, [x]);
 }
 
+/** x · s broadcast to `shape`, written out whole by one kernel (no autograd): mean's backward. */
+export function scaleTo(x: Tensor, s: number, shape: readonly number[], op: string): Tensor {
+  const out = Tensor.empty(shape, x.dtype, op, x.backend, [x]);
+  runMap(DEFS.mul, [x, s], out);
+  return out;
+}
+
 /** Writes src (broadcast to target's shape) into target, in place (no autograd). */
 export function copyInto(target: Tensor, src: Operand): void {
   if (typeof src === 'number') {

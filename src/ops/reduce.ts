@@ -8,7 +8,7 @@ import { attach, needsGrad } from '../autograd/node.js';
 import { normAxis, numel } from '../shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { PRELUDE, WG, bindings, grid1d, launch, main1d, view, wgslType } from './kernel.js';
-import { div, eq, mul } from './elementwise.js';
+import { div, eq, mul, scaleTo } from './elementwise.js';
 import { expandTo, reshape } from './view.js';
 
 type RedOp = 'sum' | 'max' | 'min' | 'argmax' | 'argmin';
@@ -212,10 +212,9 @@ function reduceOp(op: 'sum' | 'mean', x: Tensor, axis?: number | readonly number
   if (needsGrad(x)) {
     const inShape = x.shape;
     const kept = keptShape(inShape, axes);
-    attach(out, op, [x], (g) => {
-      const gg = op === 'mean' ? mul(g, 1 / R) : g;
-      return [expandTo(reshape(gg, kept), inShape)];
-    });
+    // sum: the gradient broadcast back (a view). mean: scaled while broadcast, in one kernel that writes
+    // it out whole (as PyTorch's division does), instead of a small multiply and then a copy of the view.
+    attach(out, op, [x], (g) => [op === 'mean' ? scaleTo(reshape(g, kept), 1 / R, inShape, 'mean.backward') : expandTo(reshape(g, kept), inShape)]);
   }
   return out;
 }
