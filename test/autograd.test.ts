@@ -26,6 +26,14 @@ describe.each(BACKENDS)('autograd on %s', (backend) => {
     expect(await arr(x.grad!)).toEqual([3, 3, 3]);
     x.sum().backward();
     expect(await arr(x.grad!)).toEqual([4, 4, 4]);
+    // sum's backward hands a leaf a broadcast view of the seed: the leaf must get its own copy
+    const z = g.tensor([5, 6], undefined, { requiresGrad: true });
+    z.sum().backward();
+    addInPlace(z.grad!, g.tensor([10, 20]));
+    expect(await arr(z.grad!)).toEqual([11, 21]);
+    const u = g.tensor([7], undefined, { requiresGrad: true });
+    u.sum().backward();
+    expect(await arr(u.grad!)).toEqual([1]);
     // a non-scalar root still gets its own ones
     const y = g.tensor([1, 2], undefined, { requiresGrad: true });
     y.mul(2).backward(g.tensor([1, 1]));
