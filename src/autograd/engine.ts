@@ -24,7 +24,6 @@ interface RunOptions extends BackwardOptions {
   capture?: readonly CaptureTarget[];
 }
 
-/** a + b, reusing a's memory when a is the only owner of it. Consumes both. */
 // The seed of a scalar loss's backward: one 1.0 per backend, shared by handle (nothing writes into a
 // gradient it was handed, and accumulate() and intoLeaf() copy a shared one), so a training step does not
 // spend a fill dispatch on it.
@@ -39,6 +38,7 @@ function seedGrad(root: Tensor): Tensor {
   return one.alias();
 }
 
+/** a + b, reusing a's memory when a is the only owner of it. Consumes both. */
 function accumulate(a: Tensor, b: Tensor): Tensor {
   if (a.storage('backward').refs === 1) {
     addInPlace(a, b);
