@@ -4,8 +4,9 @@
 //   mlp   training step, 784-256-10 LIF MLP, T=16, batch 256, Poisson input, AdamW
 //   csnn  training step, 2×[Conv3×3-BN-LIF-MaxPool2]-Linear-LIF, T=4, batch 128, AdamW
 // Time per iteration = wall time of a batch of iterations recorded back to back, until the GPU is
-// done, divided by the count (the median of several batches). Peak memory = the highest bytes held
-// by live tensors during one iteration (comparable to torch.cuda.max_memory_allocated).
+// done, divided by the count (the median of several batches, after ≥ 1 s of warm-up). Peak memory =
+// the highest bytes held by live tensors during one iteration (comparable to
+// torch.cuda.max_memory_allocated).
 import * as g from '../src/index.js';
 import * as nn from '../src/nn/index.js';
 import { AdamW } from '../src/optim/index.js';
@@ -34,16 +35,22 @@ export interface Workload {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** ms per call: median over `reps` batches of `iters` calls, after one warm-up batch. */
-export async function timeSteps(iters: number, reps: number, step: () => void): Promise<number> {
-  const ts: number[] = [];
-  for (let r = 0; r <= reps; r++) {
+/**
+ * ms per call: median over `reps` batches of `iters` calls, after warm-up batches that last at least
+ * `warmMs` in all (at least one). A host-bound step needs the time: V8's optimizing compiler takes a few
+ * hundred MLP steps to settle (on the H200's host, batches of 50 went 1.07 → 0.64 → 0.57 → 0.52 ms a step).
+ */
+export async function timeSteps(iters: number, reps: number, step: () => void, warmMs = 1000): Promise<number> {
+  const batch = async () => {
     await g.sync();
     const t0 = performance.now();
     for (let i = 0; i < iters; i++) step();
     await g.sync();
-    if (r > 0) ts.push((performance.now() - t0) / iters);
-  }
+    return performance.now() - t0;
+  };
+  for (let warm = 0; warm < warmMs; ) warm += await batch();
+  const ts: number[] = [];
+  for (let r = 0; r < reps; r++) ts.push((await batch()) / iters);
   return median(ts);
 }
 
