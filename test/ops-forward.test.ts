@@ -463,6 +463,26 @@ describe.each(BACKENDS)('ops forward [%s]', (backend) => {
       await expectTensor(grilly.mean(T(cols), 0, true), R.mean(cols, 0, true), { atol: 1e-6, rtol: 2e-5 }, 'column means (100000, 3)');
       await expectTensor(grilly.max(T(cols), 0), R.max(cols, 0), {}, 'column max (100000, 3)');
       await expectTensor(grilly.argmin(T(cols), 0), R.argmin(cols, 0), { dtype: 'int32' }, 'column argmin (100000, 3)');
+      // long columns reduce by workgroup (32 columns × 8 row lanes, R ≥ 65): ragged column blocks,
+      // several outer slices, chunks whose partials are reduced again, int32, NaN in max/min
+      const bias = randArray([4096, 10], 4646, -1, 1);
+      await expectTensor(grilly.sum(T(bias), 0), R.sum(bias, 0), tol, 'column sums (4096, 10)');
+      const mid = randArray([3, 5000, 70], 4747, 0, 1);
+      await expectTensor(grilly.sum(T(mid), 1), R.sum(mid, 1), tol, 'middle-axis sums (3, 5000, 70)');
+      await expectTensor(grilly.mean(T(mid), 1, true), R.mean(mid, 1, true), { atol: 1e-6, rtol: 2e-5 }, 'middle-axis means (3, 5000, 70)');
+      await expectTensor(grilly.max(T(mid), 1), R.max(mid, 1), {}, 'middle-axis max (3, 5000, 70)');
+      await expectTensor(grilly.min(T(mid), 1), R.min(mid, 1), {}, 'middle-axis min (3, 5000, 70)');
+      const short = randArray([65, 33], 4848, -1, 1);
+      await expectTensor(grilly.sum(T(short), 0), R.sum(short, 0), tol, 'column sums (65, 33)');
+      const nan = randArray([300, 40], 4949, -1, 1);
+      nan.data[17 * 40 + 5] = NaN;
+      nan.data[299 * 40 + 39] = NaN;
+      const withNan = (r: ReturnType<typeof R.max>) => ((r.data[5] = NaN), (r.data[39] = NaN), r); // PyTorch: NaN wins
+      await expectTensor(grilly.max(T(nan), 0), withNan(R.max(nan, 0)), {}, 'column max with NaN (300, 40)');
+      await expectTensor(grilly.min(T(nan), 0), withNan(R.min(nan, 0)), {}, 'column min with NaN (300, 40)');
+      const ints = R.map((v) => Math.round(v * 1000), randArray([700, 33], 5050, -1, 1));
+      await expectTensor(grilly.sum(TI(ints), 0), R.sum(ints, 0), { dtype: 'int32' }, 'int32 column sums (700, 33)');
+      await expectTensor(grilly.max(TI(ints), 0), R.max(ints, 0), { dtype: 'int32' }, 'int32 column max (700, 33)');
       // all axes of a rank-3 tensor whose leading run is long
       const r3 = randArray([50, 40, 30], 4545, 0, 1);
       await expectTensor(grilly.sum(T(r3), [0, 1]), R.sum(r3, [0, 1]), tol, 'sum [0,1] of (50,40,30)');
