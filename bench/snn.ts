@@ -11,6 +11,7 @@ import * as g from '../src/index.js';
 import * as nn from '../src/nn/index.js';
 import { AdamW } from '../src/optim/index.js';
 import { resetNet } from '../src/functional/index.js';
+import { poissonEncode } from '../src/snn/encoding.js';
 import { currentBackend } from '../src/runtime.js';
 import type { Row } from './engine.js';
 
@@ -147,7 +148,8 @@ export function mlpWorkload(quick: boolean, T = 16, B = 256): Workload {
   g.manualSeed(0);
   const model = new nn.Sequential(new nn.Linear(784, 256), lif2(), new nn.Linear(256, 10), lif2());
   const img = g.rand([B, 784]);
-  const { step, dispose } = trainingStep(model, () => g.rand([T, B, 784]).lt(img), B);
+  // Poisson spikes, one kernel (the same values as g.rand([T, B, 784]).lt(img))
+  const { step, dispose } = trainingStep(model, () => poissonEncode(img, T), B);
   return { workload: 'mlp', size: `T=${T},B=${B}`, iters: quick ? 3 : 50, reps: 5, step, dispose: () => (img.dispose(), dispose()), detail: () => '' };
 }
 
