@@ -267,16 +267,7 @@ export const gemmTuning: { rm: 4 | 8 | 16 | null; rn: 4 | 8 | null; bk: 8 | 16; 
 /** Workgroup memory the wide variant stages: 256×16 of A and 128×16 of B. */
 const WIDE_BYTES = (256 + 128) * 16 * 4;
 
-/** The variant of each launch's params object (key and grid both ask for it). */
-const variants = new WeakMap<GemmParams, Variant>();
-
 function variant(p: GemmParams): Variant {
-  let v = variants.get(p);
-  if (!v) variants.set(p, (v = pickVariant(p)));
-  return v;
-}
-
-function pickVariant(p: GemmParams): Variant {
   // vec4 loads where rows are whole quads; a forced variant (gemmTuning.rm set) for sweeps and tests.
   const vecA = (p.transA ? p.M : p.K) % 4 === 0 && p.strideA % 4 === 0;
   const vecB = (p.transB ? p.K : p.N) % 4 === 0 && p.strideB % 4 === 0;

@@ -181,10 +181,11 @@ const WG_COLS_MIN_R = 65;
 function chunks(outer: number, R: number, inner: number, rows: boolean, wg: boolean): number {
   const outputs = outer * inner;
   if (rows) return outer >= 1024 || R <= 8192 ? 1 : Math.min(Math.ceil(R / 4096), Math.ceil(4096 / outer));
+  if (outputs >= 65536 || R <= 256) return 1; // enough outputs, or short enough for one pass
   // ≥ 2048 workgroups (a few per SM on big GPUs) where R allows chunks of ≥ 64 rows: a bias
   // gradient of 4096 × 256 in one pass (8 workgroups) took 0.1 ms on the H200, in two ≈ 0.01
   if (wg) return Math.max(1, Math.min(Math.ceil(2048 / (outer * Math.ceil(inner / 32))), Math.floor(R / 64)));
-  return outputs >= 65536 || R <= 256 ? 1 : Math.min(Math.ceil(R / 256), Math.ceil(65536 / outputs));
+  return Math.min(Math.ceil(R / 256), Math.ceil(65536 / outputs));
 }
 
 /** Reduces x viewed as (outer, R, inner) into (outer, inner). */
