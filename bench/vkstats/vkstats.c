@@ -355,6 +355,23 @@ static void stages_str(VkShaderStageFlags f, char *buf, size_t n) {
   if (!buf[0]) snprintf(buf, n, "none");
 }
 
+
+/* Links the feature structs into a pNext chain (NULL ones left out; the 1.1/1.2 and 1.3 structs only
+ * where the device's API version has them) and returns its head. */
+static void *feature_chain(uint32_t dapi, void *pep, void *mr, void *sucf, void *cm, void *r2, void *f11,
+                           void *f12, void *f13) {
+  void *list[] = {pep, mr, sucf, cm, r2, dapi >= VK_API_VERSION_1_2 ? f11 : NULL,
+                  dapi >= VK_API_VERSION_1_2 ? f12 : NULL, dapi >= VK_API_VERSION_1_3 ? f13 : NULL};
+  VkBaseOutStructure *chain = NULL;
+  for (size_t k = 0; k < sizeof list / sizeof list[0]; k++) {
+    if (!list[k]) continue;
+    VkBaseOutStructure *s = list[k];
+    s->pNext = chain;
+    chain = s;
+  }
+  return chain;
+}
+
 static void usage(FILE *f) {
   fprintf(f,
           "usage: vkstats [--device SUBSTR] [--bindings u,s,s,s|auto] [--entry NAME]\n"
@@ -585,17 +602,8 @@ int main(int argc, char **argv) {
   VkPhysicalDeviceVulkan13Features f13 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES};
   VkPhysicalDeviceFeatures2 f2 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
 
-  void *chain = NULL;
-#define PUSH(s) do { (s).pNext = chain; chain = &(s); } while (0)
-  PUSH(f_pep);
-  if (has_mr) PUSH(f_mr);
-  if (has_sucf) PUSH(f_sucf);
-  if (has_cm) PUSH(f_cm);
-  if (has_r2) PUSH(f_r2);
-  if (dapi >= VK_API_VERSION_1_2) { PUSH(f11); PUSH(f12); }
-  if (dapi >= VK_API_VERSION_1_3) PUSH(f13);
-#undef PUSH
-  f2.pNext = chain;
+  f2.pNext = feature_chain(dapi, &f_pep, has_mr ? &f_mr : NULL, has_sucf ? &f_sucf : NULL, has_cm ? &f_cm : NULL,
+                           has_r2 ? &f_r2 : NULL, &f11, &f12, &f13);
   pGetPhysicalDeviceFeatures2(pd, &f2);
   if (!f_pep.pipelineExecutableInfo)
     die("device reports pipelineExecutableInfo = VK_FALSE (%s present but feature unsupported)", EXT_PEP);
@@ -616,17 +624,8 @@ int main(int argc, char **argv) {
   if (has_r2 && f_r2.robustBufferAccess2 && f2.features.robustBufferAccess) en[nen++] = EXT_ROBUST2;
   else if (has_r2) has_r2 = 0;
   /* rebuild the chain with only the structs for extensions we enable */
-  chain = NULL;
-#define PUSH(s) do { (s).pNext = chain; chain = &(s); } while (0)
-  PUSH(f_pep);
-  if (has_mr) PUSH(f_mr);
-  if (has_sucf) PUSH(f_sucf);
-  if (has_cm) PUSH(f_cm);
-  if (has_r2) PUSH(f_r2);
-  if (dapi >= VK_API_VERSION_1_2) { PUSH(f11); PUSH(f12); }
-  if (dapi >= VK_API_VERSION_1_3) PUSH(f13);
-#undef PUSH
-  f2.pNext = chain;
+  f2.pNext = feature_chain(dapi, &f_pep, has_mr ? &f_mr : NULL, has_sucf ? &f_sucf : NULL, has_cm ? &f_cm : NULL,
+                           has_r2 ? &f_r2 : NULL, &f11, &f12, &f13);
   printf("extensions:");
   for (uint32_t i = 0; i < nen; i++) printf(" %s", en[i]);
   printf("\nfeatures: robustBufferAccess=%u shaderFloat16=%u shaderInt8=%u vulkanMemoryModel=%u "
