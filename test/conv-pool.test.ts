@@ -9,6 +9,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import * as grilly from '../src/index.js';
 import type { Tensor } from '../src/index.js';
 import { conv2d, convTuning } from '../src/ops/conv.js';
+import { gemmTuning } from '../src/ops/matmul.js';
 import { adaptiveAvgPool2d, avgPool2d, maxPool2d, maxPool2dWithIndices } from '../src/ops/pool.js';
 import * as R from './ref.js';
 import type { Ref } from './ref.js';
@@ -69,7 +70,12 @@ describe.each(BACKENDS)('conv and pooling [%s]', (backend) => {
   afterEach(() => Object.assign(convTuning, DEFAULT_TUNING));
 
   describe('conv2d', () => {
-    test(`forward over a grid of ${CONV_GRID.length} configurations`, async () => {
+    // The three paths of a one-group convolution: 'direct' (few columns: the direct kernels, most of
+    // the grid), 'implicit' (GEMMs that gather the columns), 'explicit' (im2col, then the GEMM).
+    // Grouped convolutions always take the explicit path.
+    const MODES = { direct: { directMaxKc: 32, implicit: true }, implicit: { directMaxKc: 0, implicit: true }, explicit: { directMaxKc: 0, implicit: false } };
+    test.each(Object.keys(MODES) as (keyof typeof MODES)[])(`forward over a grid of ${CONV_GRID.length} configurations, %s`, async (mode) => {
+      Object.assign(convTuning, MODES[mode]);
       let seed = 100;
       for (const c of CONV_GRID) {
         const x = randArray(c.x, seed++), w = randArray(c.w, seed++), b = c.bias ? randArray([c.w[0]!], seed++) : null;
@@ -77,6 +83,43 @@ describe.each(BACKENDS)('conv and pooling [%s]', (backend) => {
         const y = conv2d(T(x), T(w), b ? T(b) : null, refOpts(c));
         await expectTensor(y, ref, fwdTol(ref), caseName(c));
       }
+    });
+
+    test('direct kernels (few columns): gradients, sliced weight-gradient reduction, against the GEMM path', async () => {
+      // Kc = 9 (one channel, the CSNN's first layer), 27 (RGB, 2 pixels an invocation), 32 (the
+      // limit), with stride, padding and dilation; O not a multiple of the filter blocks
+      const cases: ConvCase[] = [
+        { x: [3, 1, 9, 7], w: [37, 1, 3, 3], bias: true, padding: 1 },
+        { x: [2, 3, 8, 9], w: [5, 3, 3, 3], bias: false, stride: [2, 1], padding: [1, 2], dilation: [1, 2] },
+        { x: [2, 2, 7, 6], w: [3, 2, 4, 4], bias: true, stride: 2, padding: 2 },
+      ];
+      let seed = 900;
+      for (const c of cases) {
+        const inputs = [randArray(c.x, seed++), randArray(c.w, seed++), ...(c.bias ? [randArray([c.w[0]!], seed++)] : [])];
+        for (const minRows of [2048, 7]) { // one slice; slices of 7 rows (ragged, crossing images)
+          convTuning.directSliceRows = minRows;
+          await gradcheck(
+            (...ts) => conv2d(ts[0]!, ts[1]!, ts[2] ?? null, refOpts(c)),
+            (...rs) => RC.conv2d(rs[0]!, rs[1]!, rs[2] ?? null, refOpts(c)),
+            inputs,
+            { label: `direct ${caseName(c)} minRows ${minRows}` },
+          );
+        }
+      }
+      // a bigger layer: the direct weight gradient (4 slices) equals the chunked, split GEMM one
+      const x = randArray([16, 1, 28, 28], 950), w = randArray([40, 1, 3, 3], 951), gy = randArray([16, 40, 28, 28], 952);
+      const run = async () => {
+        const wt = T(w, { requiresGrad: true });
+        const y = conv2d(T(x), wt, null, { padding: 1 });
+        y.backward(T(gy));
+        return [Float32Array.from(await y.data()), Float32Array.from(await wt.grad!.data())];
+      };
+      convTuning.directSliceRows = 3136;
+      const [yd, dwd] = await run();
+      convTuning.directMaxKc = 0;
+      const [yg, dwg] = await run();
+      expectClose(yd!, yg!, { atol: 1e-5, rtol: 1e-5 }, 'direct vs GEMM forward');
+      expectClose(dwd!, dwg!, { atol: 2e-3, rtol: 1e-4 }, 'direct vs GEMM weight gradient');
     });
 
     test('3-D (C, H, W) input', async () => {
@@ -96,17 +139,25 @@ describe.each(BACKENDS)('conv and pooling [%s]', (backend) => {
         { x: [2, 4, 7, 6], w: [4, 2, 3, 3], bias: false, stride: 2, padding: [2, 1], dilation: 2, groups: 2 },
         { x: [2, 3, 5, 5], w: [6, 1, 3, 3], bias: true, stride: [1, 2], padding: 1, groups: 3 }, // depthwise ×2
         { x: [1, 2, 6, 5], w: [3, 2, 2, 3], bias: true, stride: [2, 1], dilation: [1, 2] },
+        // stride 1: the input gradient as a convolution (implicit mode), dilated; and a padding
+        // wider than the kernel, which cannot be one
+        { x: [2, 2, 7, 6], w: [3, 2, 3, 2], bias: false, dilation: [2, 1], padding: [1, 0] },
+        { x: [2, 3, 5, 4], w: [4, 3, 1, 1], bias: true, padding: 1 },
       ];
-      let seed = 500;
-      for (const c of cases) {
-        const inputs = [randArray(c.x, seed++), randArray(c.w, seed++), ...(c.bias ? [randArray([c.w[0]!], seed++)] : [])];
-        await gradcheck(
-          (...ts) => conv2d(ts[0]!, ts[1]!, ts[2] ?? null, refOpts(c)),
-          (...rs) => RC.conv2d(rs[0]!, rs[1]!, rs[2] ?? null, refOpts(c)),
-          inputs,
-          { label: caseName(c) },
-        );
+      for (const mode of ['implicit', 'explicit'] as const) {
+        Object.assign(convTuning, MODES[mode]);
+        let seed = 500;
+        for (const c of cases) {
+          const inputs = [randArray(c.x, seed++), randArray(c.w, seed++), ...(c.bias ? [randArray([c.w[0]!], seed++)] : [])];
+          await gradcheck(
+            (...ts) => conv2d(ts[0]!, ts[1]!, ts[2] ?? null, refOpts(c)),
+            (...rs) => RC.conv2d(rs[0]!, rs[1]!, rs[2] ?? null, refOpts(c)),
+            inputs,
+            { label: `${mode} ${caseName(c)}` },
+          );
+        }
       }
+      Object.assign(convTuning, DEFAULT_TUNING);
       // 1×1: the direct GEMM on NCHW, and the im2col path
       for (const direct of [true, false]) {
         convTuning.direct1x1 = direct;
@@ -152,6 +203,7 @@ describe.each(BACKENDS)('conv and pooling [%s]', (backend) => {
       }
       // im2col's quads against its one-element-per-invocation form
       {
+        convTuning.implicit = false;
         const x = T(randArray([3, 8, 7, 6], 570)), w = T(randArray([5, 8, 3, 3], 571));
         const quad = await conv2d(x, w, null, { padding: 1 }).data();
         convTuning.im2colQuad = false;
@@ -159,6 +211,7 @@ describe.each(BACKENDS)('conv and pooling [%s]', (backend) => {
           expectClose(quad, await conv2d(x, w, null, { padding: 1 }).data(), { atol: 1e-6, rtol: 1e-6 }, 'im2col quads vs scalar');
         } finally {
           convTuning.im2colQuad = true;
+          convTuning.implicit = true;
         }
       }
       convTuning.specialize = specialized;
@@ -193,19 +246,61 @@ describe.each(BACKENDS)('conv and pooling [%s]', (backend) => {
       expect(() => conv2d(grilly.ones(c.x), grilly.ones(c.w), null, refOpts(c))).toThrow(/conv2d: one output pixel needs 144 bytes/);
     });
 
-    test('split weight-gradient reduction equals the unsplit one', async () => {
+    test('split weight-gradient reduction equals the unsplit one (explicit and implicit columns, 4×4 and 8×8 tiles)', async () => {
       const x = randArray([4, 3, 8, 8], 801), w = randArray([5, 3, 3, 3], 802);
       const run = async () => {
         const xt = T(x), wt = T(w, { requiresGrad: true });
         conv2d(xt, wt, null, { padding: 1 }).backward(T(randArray([4, 5, 8, 8], 803)));
         return Float32Array.from(await wt.grad!.data());
       };
+      convTuning.directMaxKc = 0;
+      convTuning.implicit = false;
       convTuning.minSplitK = 1 << 30;
       const one = await run();
       convTuning.minSplitK = 1;
       convTuning.splitTarget = 1 << 20;
-      const split = await run();
-      expectClose(split, one, { atol: 1e-4, rtol: 1e-4 });
+      for (const implicit of [false, true]) {
+        for (const tile of [0, 4, 8] as const) {
+          Object.assign(convTuning, { implicit, dwTile: tile });
+          expectClose(await run(), one, { atol: 1e-4, rtol: 1e-4 }, `implicit ${implicit} tile ${tile}`);
+        }
+      }
+    });
+
+    test('implicit columns in chunks (row offsets) equal the explicit path', async () => {
+      // 5 images of 6×5 pixels, 7 filters: a 4·7·13-byte limit gives chunks of 13 rows, which
+      // start inside images; the columns (Kc = 36) would not even fit one row under it
+      const x = randArray([5, 4, 6, 5], 820), w = randArray([7, 4, 3, 3], 821), gy = randArray([5, 7, 6, 5], 822);
+      const run = async () => {
+        const xt = T(x, { requiresGrad: true }), wt = T(w, { requiresGrad: true });
+        const y = conv2d(xt, wt, null, { padding: 1 });
+        y.backward(T(gy));
+        return [Float32Array.from(await y.data()), Float32Array.from(await wt.grad!.data()), Float32Array.from(await xt.grad!.data())];
+      };
+      convTuning.directMaxKc = 0;
+      convTuning.implicit = false;
+      const ref = await run();
+      convTuning.implicit = true;
+      convTuning.maxColumnBytes = 4 * 7 * 13;
+      // the forward alone: the backward's input gradient still needs the columns
+      const y = conv2d(T(x), T(w), null, { padding: 1 });
+      expectClose(await y.data(), ref[0]!, { atol: 1e-5, rtol: 1e-5 }, 'forward, chunks of 13 rows');
+      convTuning.maxColumnBytes = 4 * 36 * 13;
+      const got = await run();
+      for (let i = 0; i < 3; i++) expectClose(got[i]!, ref[i]!, { atol: 1e-4, rtol: 1e-4 }, ['forward', 'weight gradient', 'input gradient'][i]!);
+      // the gathers inside another GEMM variant: 8×8 double-buffered, K-slices of 16 (forced; the
+      // wide variant shares the load code, but lavapipe takes half a minute to compile it)
+      convTuning.maxColumnBytes = DEFAULT_TUNING.maxColumnBytes;
+      const saved = { ...gemmTuning };
+      try {
+        for (const forced of [{ rm: 8, rn: 8, bk: 16, db: true }] as const) {
+          Object.assign(gemmTuning, forced);
+          expectClose(await run().then((r) => r.slice(0, 2)).then((r) => [...r[0]!, ...r[1]!]), [...ref[0]!, ...ref[1]!], { atol: 1e-4, rtol: 1e-4 }, JSON.stringify(forced));
+          Object.assign(gemmTuning, saved);
+        }
+      } finally {
+        Object.assign(gemmTuning, saved);
+      }
     });
 
     test('errors name the op and what was expected', () => {

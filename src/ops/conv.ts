@@ -1,22 +1,28 @@
-// 2-D convolution (NCHW, PyTorch semantics) as GEMMs. The input is unfolded by im2col into a
-// column matrix per group, rows = output pixels of the batch (n, oh, ow), columns = (ci, kh, kw)
-// with zeros for padding; the existing GEMM multiplies it by the group's weight (Og × Cg·KH·KW,
-// transB); a tiled-transpose kernel moves the (group, pixel, filter) rows to NCHW and adds the bias.
+// 2-D convolution (NCHW, PyTorch semantics) as GEMMs. The input's im2col matrix has rows = output
+// pixels of the batch (n, oh, ow) and columns = (ci, kh, kw), zeros for padding; the GEMM
+// multiplies it by the group's weight (Og × Cg·KH·KW, transB); a tiled-transpose kernel moves the
+// (group, pixel, filter) rows to NCHW and adds the bias.
 //   forward   Y_g   = cols_g · W_gᵀ                      (M = pixels, N = Og, K = Cg·KH·KW)
 //   dW        dW_g  = dY_gᵀ · cols_g                      (transA; K = pixels, split over images)
 //   dX        dcols = dY_g · W_g, then col2im as a gather (each input pixel sums the column
 //             entries of the windows that cover it: no atomics)
 //   db        Σ over N, OH, OW
-// Groups are batched through the GEMM's batch dimension (depthwise is groups = C). The rows are
-// processed in chunks when the column buffer of the whole batch would pass a byte limit. 1×1
-// convolutions (stride 1, no padding, one group) skip im2col: W·X_n per image is already NCHW.
+// Three ways to get the columns, by layer:
+// - one group (the usual case): the GEMMs gather them from x as they load their tiles (implicit
+//   GEMM, see matmul's Im2colOperand), and with stride 1 the input gradient is a convolution of
+//   dY with the flipped weight, so no column matrix is ever written;
+// - few columns (Cg·KH·KW ≤ 32, one group: first layers): direct kernels, no GEMM at all;
+// - groups > 1: im2col writes the columns and groups go through the GEMM's batch dimension
+//   (depthwise is groups = C); rows are processed in chunks when the column buffer of the whole
+//   batch would pass a byte limit.
+// 1×1 convolutions (stride 1, no padding, one group) skip im2col: W·X_n per image is already NCHW.
 import type { Kernel, UniformWriter } from '../backend/types.js';
 import { BackendError, DTypeError, ShapeError, ValueError, fmtShape } from '../errors.js';
 import { attach, needsGrad } from '../autograd/node.js';
 import { Tensor } from '../tensor/tensor.js';
-import { PRELUDE, backendOf, bindings, grid1d, launch, launchInto, main1d } from './kernel.js';
+import { PRELUDE, WG, backendOf, bindings, grid1d, launch, launchInto, main1d } from './kernel.js';
 import { addInPlace, fillInto } from './elementwise.js';
-import { gemmKernel, type GemmParams } from './matmul.js';
+import { gemmKernel, type GemmParams, type Im2colOperand } from './matmul.js';
 import { sum } from './reduce.js';
 import { reshape } from './view.js';
 
@@ -29,8 +35,20 @@ import { reshape } from './view.js';
  * im2col (see conv1x1). `specialize`: compile the layer geometry into the kernels (see geoWgsl).
  * `im2colQuad`: im2col writes four columns an invocation when Kc % 4 == 0. `col2imColMajor`: the
  * input gradient's column matrix is computed transposed, so col2im reads it coalesced.
+ * `directMaxKc`: one-group convolutions with at most this many columns (Cg·KH·KW) run the direct
+ * kernels (no im2col, no GEMM; 0 turns them off); `directSliceRows`: pixel rows in one slice of
+ * their weight-gradient reduction (one workgroup each). `implicit`: one-group convolutions gather the im2col
+ * operand inside the forward and weight-gradient GEMMs instead of writing the column matrix.
+ * `dxConv`: with implicit GEMMs and stride 1, the input gradient as a convolution (see dxByConv).
+ * `dwTile`: force the weight-gradient GEMM's outputs a thread (4×4 or 8×8); 0: 8×8 when the
+ * weight has ≥ 128 filters and ≥ 128 columns, else the GEMM's heuristic (CSNN's second layer on the
+ * H200: 4.98 ms a step with 8×8, 5.15 with 4×4).
  */
-export const convTuning = { maxColumnBytes: 256 * 2 ** 20, splitTarget: 512, minSplitK: 64, direct1x1: true, im2colQuad: true, col2imColMajor: true, specialize: typeof process === 'undefined' || process.env?.GRILLY_CONV_SPECIALIZE !== '0' };
+export const convTuning = {
+  maxColumnBytes: 256 * 2 ** 20, splitTarget: 512, minSplitK: 64, direct1x1: true, im2colQuad: true, col2imColMajor: true,
+  directMaxKc: 32, directSliceRows: 1024, implicit: true, dxConv: true, dwTile: 0 as 0 | 4 | 8,
+  specialize: typeof process === 'undefined' || process.env?.GRILLY_CONV_SPECIALIZE !== '0',
+};
 
 // ---- argument parsing (shared with pool.ts) ---------------------------------------------------
 
@@ -400,16 +418,215 @@ function gemmNew(op: string, a: Tensor, b: Tensor, p: GemmParams, avoid: readonl
   return out;
 }
 
+// ---- direct kernels for few columns (first layers) ---------------------------------------------
+//
+// With one group and Kc = Cg·KH·KW small (the first convolution of an image network: Kc = 9 for one
+// channel, 27 for RGB), the GEMMs waste most of their tile on Kc (a 64-wide tile for 9 columns) and
+// the data movement around them costs more than the arithmetic: im2col, then the (pixel, filter)
+// result moved to NCHW, and in the backward the output gradient moved the other way. These kernels
+// read and write NCHW directly, with the geometry compiled in: each invocation gathers its pixels'
+// Kc inputs once into registers.
+//   forward  y[n, o, p] = Σ_c W[o, c]·x(n, p, c)           (PX pixels × a block of filters per invocation)
+//   dW       part[s, o, c] = Σ_{rows r of slice s} dY[n, o, p]·x(n, p, c), summed over s afterwards
+
+const directGeoKey = (g: Geo): string => [g.C, g.H, g.W, g.O, g.KH, g.KW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw].join(',');
+
+/** The direct kernels apply: one group, few columns, not a 1×1 handled by conv1x1. */
+function directSmall(g: Geo): boolean {
+  return g.G === 1 && g.Kc <= convTuning.directMaxKc && !direct1x1(g);
+}
+
+/** Pixels per forward invocation (more gathered registers, fewer weight loads); filters per weight-gradient workgroup (≤ 63 sums an invocation). */
+const directPX = (g: Geo): number => Number(process.env.PX ?? 1);
+const directOB = (g: Geo): number => Math.max(1, Math.floor(63 / g.Kc));
+/** Invocations of a weight-gradient workgroup. */
+const DW_WG = 64;
+
+/**
+ * WGSL that gathers the Kc inputs of pixel row `r` (named x{tag}_{c}) into registers, zero outside
+ * the image or when `ok` is false. The (kh, kw) offsets are constants.
+ */
+function gatherWgsl(g: Geo, tag: string, r: string, ok: string): string {
+  const HW = g.H * g.W;
+  let s = `let n${tag} = ${r} / ${g.P}u; let p${tag} = ${r} - n${tag} * ${g.P}u;
+    let oh${tag} = p${tag} / ${g.OW}u; let ow${tag} = p${tag} - oh${tag} * ${g.OW}u;
+    let xb${tag} = n${tag} * ${g.C * HW}u;\n`;
+  for (let kh = 0; kh < g.KH; kh++) {
+    s += `    let ih${tag}_${kh} = i32(oh${tag} * ${g.sh}u) + ${kh * g.dh - g.ph}; let rh${tag}_${kh} = ${ok} && ih${tag}_${kh} >= 0 && ih${tag}_${kh} < ${g.H};\n`;
+  }
+  for (let kw = 0; kw < g.KW; kw++) {
+    s += `    let iw${tag}_${kw} = i32(ow${tag} * ${g.sw}u) + ${kw * g.dw - g.pw}; let rw${tag}_${kw} = iw${tag}_${kw} >= 0 && iw${tag}_${kw} < ${g.W};\n`;
+  }
+  let c = 0;
+  for (let ci = 0; ci < g.Cg; ci++) {
+    for (let kh = 0; kh < g.KH; kh++) {
+      for (let kw = 0; kw < g.KW; kw++, c++) {
+        s += `    var x${tag}_${c} = 0.0; if (rh${tag}_${kh} && rw${tag}_${kw}) { x${tag}_${c} = X[xb${tag} + ${ci * HW}u + u32(ih${tag}_${kh}) * ${g.W}u + u32(iw${tag}_${kw})]; }\n`;      }
+    }
+  }
+  return s;
+}
+
+/** x(n, p, c) for the CPU kernels: the input under column c of pixel row r (0 in the padding). */
+function gatherCpu(x: Float32Array, g: Geo, r: number, xs: Float64Array | Float32Array): void {
+  const n = Math.floor(r / g.P), p = r - n * g.P;
+  const oh = Math.floor(p / g.OW), ow = p - oh * g.OW;
+  let c = 0;
+  for (let ci = 0; ci < g.Cg; ci++) {
+    for (let kh = 0; kh < g.KH; kh++) {
+      const ih = oh * g.sh - g.ph + kh * g.dh;
+      for (let kw = 0; kw < g.KW; kw++) {
+        const iw = ow * g.sw - g.pw + kw * g.dw;
+        xs[c++] = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W ? x[((n * g.C + ci) * g.H + ih) * g.W + iw]! : 0;
+      }
+    }
+  }
+}
+
+interface DirectParams { g: Geo; bias: boolean }
+
+/** Filters per forward workgroup (grid z): the gathered inputs are reused across them. */
+const DIRECT_OBF = 32;
+
+const directFwdKernel: Kernel<DirectParams> = {
+  name: 'conv2d.direct',
+  key: (p) => `${directGeoKey(p.g)}|${p.bias ? 'b' : ''}`,
+  cpu: (ins, outs, { g, bias }) => {
+    const x = ins[0]!.f32, w = ins[1]!.f32, b = bias ? ins[2]!.f32 : null, y = outs[0]!.f32;
+    const xs = new Float32Array(g.Kc);
+    for (let r = 0; r < g.N * g.P; r++) {
+      gatherCpu(x, g, r, xs);
+      const n = Math.floor(r / g.P), p = r - n * g.P;
+      for (let o = 0; o < g.O; o++) {
+        let s = b ? b[o]! : 0;
+        for (let c = 0; c < g.Kc; c++) s += w[o * g.Kc + c]! * xs[c]!;
+        y[(n * g.O + o) * g.P + p] = s;
+      }
+    }
+  },
+  wgsl: ({ g, bias }) => {
+    const PX = directPX(g);
+    const px = [...Array(PX).keys()];
+    const cs = [...Array(g.Kc).keys()];
+    return PRELUDE + bindings(bias ? [['X', 'f32'], ['Wt', 'f32'], ['B', 'f32']] : [['X', 'f32'], ['Wt', 'f32']], [['Y', 'f32']]) + `
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let NP = pu(0u);
+  let base = (wid.x + wid.y * nwg.x) * ${WG * PX}u + lid.x;
+  ${px.map((j) => `let r${j} = base + ${j * WG}u; let ok${j} = r${j} < NP;\n    ${gatherWgsl(g, `${j}`, `r${j}`, `ok${j}`)}`).join('\n  ')}
+  let o0 = wid.z * ${DIRECT_OBF}u;
+  let o1 = min(o0 + ${DIRECT_OBF}u, ${g.O}u);
+  for (var o = o0; o < o1; o++) {
+    let wb = o * ${g.Kc}u;
+    ${cs.map((c) => `let w${c} = Wt[wb + ${c}u];`).join(' ')}
+    ${px.map((j) => `var s${j} = ${bias ? 'B[o]' : '0.0'};\n    ${cs.map((c) => `s${j} = fma(w${c}, x${j}_${c}, s${j});`).join(' ')}
+    if (ok${j}) { Y[(n${j} * ${g.O}u + o) * ${g.P}u + p${j}] = s${j}; }`).join('\n    ')}
+  }
+}
+`;
+  },
+  grid: ({ g }) => {
+    const [x, y] = grid1d(g.N * g.P, WG * directPX(g));
+    return [x, y, Math.ceil(g.O / DIRECT_OBF)];
+  },
+  uniforms: ({ g }, u) => void u.u32(g.N * g.P),
+};
+
+interface DirectDWParams { g: Geo; S: number; rowsPer: number }
+
+const directDWKernel: Kernel<DirectDWParams> = {
+  name: 'conv2d.directDW',
+  key: (p) => directGeoKey(p.g),
+  cpu: (ins, outs, { g, S, rowsPer }) => {
+    const x = ins[0]!.f32, gy = ins[1]!.f32, part = outs[0]!.f32;
+    const xs = new Float32Array(g.Kc);
+    const NP = g.N * g.P;
+    for (let s = 0; s < S; s++) {
+      const acc = new Float32Array(g.O * g.Kc);
+      for (let r = s * rowsPer; r < Math.min(NP, (s + 1) * rowsPer); r++) {
+        gatherCpu(x, g, r, xs);
+        const n = Math.floor(r / g.P), p = r - n * g.P;
+        for (let o = 0; o < g.O; o++) {
+          const gv = gy[(n * g.O + o) * g.P + p]!;
+          for (let c = 0; c < g.Kc; c++) acc[o * g.Kc + c] += gv * xs[c]!;
+        }
+      }
+      part.set(acc, s * g.O * g.Kc);
+    }
+  },
+  wgsl: ({ g }) => {
+    // 64 invocations, each with OB·Kc ≤ 63 sums; they all go to workgroup memory at once (row
+    // stride V|1: odd, so neither the writes nor the column reads collide on banks) and, after one
+    // barrier, invocation v adds up column v. (A reduction in rounds with a barrier each made
+    // lavapipe's compiler take seconds: every barrier there splits the shader.)
+    const OB = directOB(g), V = OB * g.Kc, VS = V | 1;
+    const obs = [...Array(OB).keys()];
+    const cs = [...Array(g.Kc).keys()];
+    return PRELUDE + bindings([['X', 'f32'], ['GY', 'f32']], [['Part', 'f32']]) + `
+var<workgroup> red: array<f32, ${DW_WG * VS}>;
+@compute @workgroup_size(${DW_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let NP = pu(0u); let rowsPer = pu(1u);
+  let o0 = wid.z * ${OB}u;
+  let rEnd = min(NP, (wid.x + 1u) * rowsPer);
+  ${obs.map((o) => cs.map((c) => `var a${o}_${c} = 0.0;`).join(' ')).join('\n  ')}
+  for (var r = wid.x * rowsPer + lid.x; r < rEnd; r += ${DW_WG}u) {
+    ${gatherWgsl(g, '', 'r', 'true')}
+    ${obs.map((o) => `{
+      var gv = 0.0; if (o0 + ${o}u < ${g.O}u) { gv = GY[(n * ${g.O}u + o0 + ${o}u) * ${g.P}u + p]; }
+      ${cs.map((c) => `a${o}_${c} = fma(gv, x_${c}, a${o}_${c});`).join(' ')}
+    }`).join('\n    ')}
+  }
+  let rb = lid.x * ${VS}u;
+  ${obs.map((o) => cs.map((c) => `red[rb + ${o * g.Kc + c}u] = a${o}_${c};`).join(' ')).join('\n  ')}
+  workgroupBarrier();
+  if (lid.x < ${V}u) {
+    var t = 0.0;
+    for (var i = 0u; i < ${DW_WG}u; i++) { t += red[i * ${VS}u + lid.x]; }
+    let o = o0 + lid.x / ${g.Kc}u;
+    if (o < ${g.O}u) { Part[(wid.x * ${g.O}u + o) * ${g.Kc}u + lid.x % ${g.Kc}u] = t; }
+  }
+}
+`;
+  },
+  grid: ({ g, S }) => [S, 1, Math.ceil(g.O / directOB(g))],
+  uniforms: ({ g, rowsPer }, u) => void u.u32(g.N * g.P).u32(rowsPer),
+};
+
+/**
+ * Slices of the direct weight gradient's rows, `directSliceRows` each (one workgroup per slice and
+ * filter block: 0.33 ms on the H200 for the CSNN's first layer with 27 slices, the GPU mostly idle).
+ */
+function directSlices(g: Geo): { S: number; rowsPer: number } {
+  const NP = g.N * g.P;
+  const rowsPer = Math.max(convTuning.directSliceRows, Math.ceil(NP / MAX_Z));
+  return { S: Math.ceil(NP / rowsPer), rowsPer };
+}
+
+function directForward(x: Tensor, w: Tensor, bias: Tensor | null, g: Geo, op: string): Tensor {
+  return launch(op, directFwdKernel, bias ? [x, w, bias] : [x, w], [g.N, g.O, g.OH, g.OW], 'float32', { g, bias: !!bias });
+}
+
+function directWeightGrad(gy: Tensor, x: Tensor, g: Geo, op: string): Tensor {
+  const { S, rowsPer } = directSlices(g);
+  const part = launch(op, directDWKernel, [x, gy], [S, g.O * g.Kc], 'float32', { g, S, rowsPer });
+  if (S === 1) return part;
+  const dw = sum(part, 0);
+  part.dispose();
+  return dw;
+}
+
 // ---- chunking ---------------------------------------------------------------------------------
 
-function chunks(g: Geo, x: Tensor, op: string): Chunk[] {
+/** Row ranges whose buffers (`cols` columns a row: the column matrix and the GEMM result) stay under the limits. */
+function chunks(g: Geo, x: Tensor, op: string, cols = Math.max(g.Kc, g.Og)): Chunk[] {
   const lim = x.backend.info.limits;
   const limit = Math.min(convTuning.maxColumnBytes, lim.maxStorageBufferBindingSize ?? Infinity, lim.maxBufferSize ?? Infinity);
-  const perRow = 4 * g.G * Math.max(g.Kc, g.Og);
+  const perRow = 4 * g.G * cols;
   let RB = Math.floor(limit / perRow);
   if (RB < 1) {
     throw new BackendError(
-      `${op}: one output pixel needs ${perRow} bytes of columns (groups ${g.G} × max(${g.Kc} columns, ${g.Og} filters) × 4), over the limit of ${limit} bytes`,
+      `${op}: one output pixel needs ${perRow} bytes of columns (groups ${g.G} × ${cols === g.Og && cols !== g.Kc ? `${g.Og} filters` : `max(${g.Kc} columns, ${g.Og} filters)`} × 4), over the limit of ${limit} bytes`,
     );
   }
   const total = g.N * g.P;
@@ -421,8 +638,8 @@ function chunks(g: Geo, x: Tensor, op: string): Chunk[] {
 }
 
 /** Splits of the weight-gradient reduction (a divisor of RB). */
-function splitK(g: Geo, RB: number): number {
-  const tiles = Math.ceil(g.Og / 64) * Math.ceil(g.Kc / 64) * g.G;
+function splitK(g: Geo, RB: number, tile = 64): number {
+  const tiles = Math.ceil(g.Og / tile) * Math.ceil(g.Kc / tile) * g.G;
   const bytesCap = Math.floor(convTuning.maxColumnBytes / (4 * g.O * g.Kc));
   const maxS = Math.min(Math.ceil(convTuning.splitTarget / tiles), Math.floor(RB / convTuning.minSplitK), bytesCap, Math.floor(MAX_Z / g.G));
   for (let s = maxS; s > 1; s--) if (RB % s === 0) return s;
@@ -442,6 +659,11 @@ export interface Conv2dOptions {
 export function convOutSize(inSize: number, k: number, s: number, p: number, d: number): number {
   return Math.floor((inSize + 2 * p - d * (k - 1) - 1) / s) + 1;
 }
+
+/** The GEMMs gather the columns themselves (one group; not the direct or 1×1 paths). */
+const implicitGemm = (g: Geo): boolean => convTuning.implicit && g.G === 1;
+
+const im2colOperand = (operand: 'A' | 'B', g: Geo, c: Chunk): Im2colOperand => ({ operand, geo: g, r0: c.r0 });
 
 function im2col(x: Tensor, g: Geo, c: Chunk, op: string): Tensor {
   return launch(op, im2colKernel, [x], [g.G * c.RB * g.Kc], 'float32', { g, c });
@@ -541,17 +763,68 @@ function conv1x1Backward(gy: Tensor, x: Tensor, w: Tensor, g: Geo, wShape: reado
   return [dx, dw, db];
 }
 
+/**
+ * With stride 1 (one group, implicit GEMMs) the input gradient is a convolution of dY with the
+ * weight transposed and flipped, dX[n, c, h, w] = Σ_{o,kh,kw} dY[n, o, h + ph' − kh·dh, w + pw' − kw·dw]
+ * · W[o, c, KH−1−kh, KW−1−kw] with padding ph' = dh·(KH−1) − ph: the forward's implicit GEMM
+ * computes it, with no column matrix and no col2im. (A padding wider than the dilated kernel would
+ * make ph' negative: those take the column path.)
+ */
+function dxByConv(g: Geo): boolean {
+  return convTuning.implicit && convTuning.dxConv && g.G === 1 && g.sh === 1 && g.sw === 1 && g.dh * (g.KH - 1) >= g.ph && g.dw * (g.KW - 1) >= g.pw;
+}
+
+interface FlipParams { O: number; C: number; KH: number; KW: number }
+
+// F[c, o, kh, kw] = W[o, c, KH−1−kh, KW−1−kw]
+const flipKernel: Kernel<FlipParams> = {
+  name: 'conv2d.flip',
+  key: () => '',
+  cpu: (ins, outs, { O, C, KH, KW }) => {
+    const w = ins[0]!.f32, f = outs[0]!.f32;
+    for (let c = 0; c < C; c++) {
+      for (let o = 0; o < O; o++) {
+        for (let kh = 0; kh < KH; kh++) {
+          for (let kw = 0; kw < KW; kw++) f[((c * O + o) * KH + kh) * KW + kw] = w[((o * C + c) * KH + KH - 1 - kh) * KW + KW - 1 - kw]!;
+        }
+      }
+    }
+  },
+  wgsl: () => PRELUDE + bindings([['Wt', 'f32']], [['F', 'f32']]) + main1d(`
+  if (idx >= pu(0u)) { return; }
+  let O = pu(1u); let C = pu(2u); let KH = pu(3u); let KW = pu(4u);
+  let kw = idx % KW; let t1 = idx / KW; let kh = t1 % KH; let t2 = t1 / KH; let o = t2 % O; let c = t2 / O;
+  F[idx] = Wt[((o * C + c) * KH + KH - 1u - kh) * KW + KW - 1u - kw];`),
+  grid: (p) => grid1d(p.O * p.C * p.KH * p.KW),
+  uniforms: (p, u) => void u.u32(p.O * p.C * p.KH * p.KW).u32(p.O).u32(p.C).u32(p.KH).u32(p.KW),
+};
+
+function inputGradByConv(gy: Tensor, w: Tensor, g: Geo, op: string): Tensor {
+  const f = launch(op, flipKernel, [w], [g.C, g.O, g.KH, g.KW], 'float32', { O: g.O, C: g.C, KH: g.KH, KW: g.KW });
+  const ph = g.dh * (g.KH - 1) - g.ph, pw = g.dw * (g.KW - 1) - g.pw;
+  const gt: Geo = {
+    N: g.N, C: g.O, H: g.OH, W: g.OW, O: g.C, G: 1, Cg: g.O, Og: g.C, KH: g.KH, KW: g.KW,
+    sh: 1, sw: 1, ph, pw, dh: g.dh, dw: g.dw, OH: g.H, OW: g.W, P: g.H * g.W, Kc: g.O * g.KH * g.KW,
+  };
+  const dx = convForward(gy, f, null, gt, op);
+  f.dispose();
+  return dx;
+}
+
 function convForward(x: Tensor, w: Tensor, bias: Tensor | null, g: Geo, op: string): Tensor {
   if (direct1x1(g)) return conv1x1Forward(x, w, bias, g, op);
-  const list = chunks(g, x, op);
+  if (directSmall(g)) return directForward(x, w, bias, g, op);
+  const implicit = implicitGemm(g);
+  const list = implicit ? chunks(g, x, op, g.Og) : chunks(g, x, op);
   let out: Tensor | null = null;
   const extra = bias ? [bias] : [];
   for (const c of list) {
-    const cols = im2col(x, g, c, op);
+    const cols = implicit ? x : im2col(x, g, c, op);
     const y = gemmNew(op, cols, w, {
       M: c.RB, N: g.Og, K: g.Kc, batch: g.G, strideA: c.RB * g.Kc, strideB: g.Og * g.Kc, transA: false, transB: true,
+      ...(implicit ? { strideA: 0, im2col: im2colOperand('A', g, c) } : {}),
     }, out ? [out] : []);
-    cols.dispose();
+    if (!implicit) cols.dispose();
     // Allocated after the first GEMM so it can keep clear of its result's slab.
     out ??= Tensor.empty([g.N, g.O, g.OH, g.OW], 'float32', op, x.backend, [x, w, y, ...extra]);
     launchInto(op, outKernel, [y, ...extra], [out], { g, c, bias: !!bias });
@@ -564,19 +837,31 @@ function convBackward(gy: Tensor, x: Tensor, w: Tensor, g: Geo, wShape: readonly
   if (direct1x1(g)) return conv1x1Backward(gy, x, w, g, wShape, need);
   const op = 'conv2d.backward';
   const [needX, needW, needB] = [need[0] ?? false, need[1] ?? false, need[2] ?? false];
-  const dx = needX ? Tensor.empty([g.N, g.C, g.H, g.W], 'float32', op, x.backend, [gy, x, w]) : null;
-  let dw: Tensor | null = null;
-  if (needX || needW) {
-    for (const c of chunks(g, x, op)) {
+  // stride 1: the input gradient is itself a convolution (see dxByConv)
+  const xConv = needX && g.N > 0 && dxByConv(g);
+  let dx = xConv ? inputGradByConv(gy, w, g, op) : null;
+  if (needX && !xConv) dx = Tensor.empty([g.N, g.C, g.H, g.W], 'float32', op, x.backend, [gy, x, w]);
+  // few columns: the weight gradient straight from NCHW
+  const wDirect = needW && g.N > 0 && directSmall(g);
+  let dw: Tensor | null = wDirect ? directWeightGrad(gy, x, g, op) : null;
+  const xCols = needX && !xConv, wGemm = needW && !wDirect;
+  if (xCols || wGemm) {
+    // the rows (and, without implicit GEMMs, the columns) of a chunk; only the output's columns
+    // when the weight gradient alone is left and gathers its columns itself
+    const chunkCols = xCols || !implicitGemm(g) ? Math.max(g.Kc, g.Og) : g.Og;
+    for (const c of chunks(g, x, op, chunkCols)) {
       const rows = launch(op, rowsKernel, [gy], [g.G * c.RB * g.Og], 'float32', { g, c });
-      if (needW) {
-        const cols = im2col(x, g, c, op);
-        const S = splitK(g, c.RB);
+      if (wGemm) {
+        const implicit = implicitGemm(g);
+        const cols = implicit ? x : im2col(x, g, c, op);
+        const tile = convTuning.dwTile || (g.Og >= 128 && g.Kc >= 128 ? 8 : undefined);
+        const S = splitK(g, c.RB, tile === 8 ? 128 : 64);
         const K = c.RB / S;
         let part = gemmNew(op, rows, cols, {
-          M: g.Og, N: g.Kc, K, batch: g.G * S, strideA: K * g.Og, strideB: K * g.Kc, transA: true, transB: false,
+          M: g.Og, N: g.Kc, K, batch: g.G * S, strideA: K * g.Og, strideB: K * g.Kc, transA: true, transB: false, tile,
+          ...(implicit ? { strideB: K, im2col: im2colOperand('B', g, c) } : {}),
         }, dw ? [dw] : []);
-        cols.dispose();
+        if (!implicit) cols.dispose();
         if (S > 1) {
           const p3 = reshape(part, [g.G, S, g.Og * g.Kc]);
           const summed = sum(p3, 1);
@@ -589,7 +874,7 @@ function convBackward(gy: Tensor, x: Tensor, w: Tensor, g: Geo, wShape: readonly
           part.dispose();
         } else dw = reshape(part, [g.G * g.Og * g.Kc]);
       }
-      if (dx) {
+      if (xCols && dx) {
         // dcols = rows · W, or its transpose Wᵀ · rowsᵀ (column-major dcols: col2im's gathers coalesce)
         const colMajor = convTuning.col2imColMajor;
         const dcols = colMajor
@@ -613,4 +898,4 @@ function convBackward(gy: Tensor, x: Tensor, w: Tensor, g: Geo, wShape: readonly
 }
 
 /** @internal For profiling: the conv kernels alone. */
-export const _convKernels = { im2colKernel, outKernel, rowsKernel, col2imKernel };
+export const _convKernels = { im2colKernel, outKernel, rowsKernel, col2imKernel, directFwdKernel, directDWKernel };

@@ -37,7 +37,48 @@ export interface GemmParams {
   kChunk?: number;
   /** The device's workgroup memory (maxComputeWorkgroupStorageSize): whether the wide tiles fit. */
   wgBytes?: number;
+  /** One operand gathered from an image batch instead of read from a matrix (conv2d's implicit GEMM). */
+  im2col?: Im2colOperand;
+  /** Force 4×4 or 8×8 outputs a thread (not the wide tiles), instead of the heuristic. */
+  tile?: 4 | 8;
 }
+
+/** A one-group convolution's geometry, as conv2d's im2col sees it (columns Kc = C·KH·KW). */
+export interface ConvGeo {
+  C: number; H: number; W: number; KH: number; KW: number;
+  sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
+  OW: number; P: number; Kc: number;
+}
+
+/**
+ * Operand A (stored M×K, transA false) or B (stored K×N, transB false) as the im2col matrix of an
+ * NCHW batch: row i of batch entry z is the pixel row r0 + z·stride + i (r = n·P + oh·OW + ow; the
+ * operand's batch stride counts pixel rows), column c = (ci·KH + kh)·KW + kw holds
+ * x[n, ci, oh·sh − ph + kh·dh, ow·sw − pw + kw·dw], zero in the padding. The tensor bound is x.
+ */
+export interface Im2colOperand {
+  operand: 'A' | 'B';
+  geo: ConvGeo;
+  r0: number;
+}
+
+/** Writes pixel row r's Kc im2col columns of x (one group) at out[off..]. */
+export function im2colRowCpu(x: Float32Array, g: ConvGeo, r: number, out: Float32Array, off: number): void {
+  const n = Math.floor(r / g.P), p = r - n * g.P;
+  const oh = Math.floor(p / g.OW), ow = p - oh * g.OW;
+  let c = off;
+  for (let ci = 0; ci < g.C; ci++) {
+    for (let kh = 0; kh < g.KH; kh++) {
+      const ih = oh * g.sh - g.ph + kh * g.dh;
+      for (let kw = 0; kw < g.KW; kw++) {
+        const iw = ow * g.sw - g.pw + kw * g.dw;
+        out[c++] = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W ? x[((n * g.C + ci) * g.H + ih) * g.W + iw]! : 0;
+      }
+    }
+  }
+}
+
+const convGeoKey = (g: ConvGeo): string => [g.C, g.H, g.W, g.KH, g.KW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.OW, g.P].join(',');
 
 /** Batches per dispatch: the grid's z dimension is capped at 65535. */
 const MAX_Z = 65535;
@@ -59,6 +100,21 @@ interface Variant extends GemmParams {
 }
 
 function gemmCpu(ins: CpuView[], outs: CpuView[], p: GemmParams): void {
+  if (p.im2col) {
+    // the gathered operand, materialized for the pixel rows of the batch entries this dispatch
+    // computes (entry z at element z·stride·Kc, as a stored operand would be)
+    const { operand, geo, r0 } = p.im2col;
+    const isA = operand === 'A';
+    const stride = isA ? p.strideA : p.strideB, rows = isA ? p.M : p.K;
+    const b0 = p.batchOffset ?? 0, b1 = b0 + (p.batchCount ?? p.batch);
+    const first = b0 * stride, end = (b1 - 1) * stride + rows;
+    const dense = new Float32Array(end * geo.Kc);
+    for (let i = first; i < end; i++) im2colRowCpu(ins[isA ? 0 : 1]!.f32, geo, r0 + i, dense, i * geo.Kc);
+    const dv: CpuView = { f32: dense, i32: new Int32Array(dense.buffer), u32: new Uint32Array(dense.buffer) };
+    const q: GemmParams = { ...p, im2col: undefined, ...(isA ? { strideA: stride * geo.Kc } : { strideB: stride * geo.Kc }) };
+    gemmCpu(isA ? [dv, ins[1]!, ...ins.slice(2)] : [ins[0]!, dv, ...ins.slice(2)], outs, q);
+    return;
+  }
   const A = ins[0]!.f32, B = ins[1]!.f32, C = outs[0]!.f32;
   const bias = p.bias ? ins[2]!.f32 : null;
   const { M, N, K } = p;
@@ -95,6 +151,27 @@ function gemmCpu(ins: CpuView[], outs: CpuView[], p: GemmParams): void {
   }
 }
 
+/**
+ * WGSL for an im2col operand's load: `r` = columns cc..cc+3 of pixel row rr (rows of the matrix the
+ * GEMM sees are pixel rows; `base` is the batch entry's first pixel row, uniform word 8 the dispatch's).
+ */
+function im2colFetch(name: string, g: ConvGeo, base: string, rowE: string, colE: string, rowLim: string, colLim: string): string {
+  const KK = g.KH * g.KW;
+  return `{ let rr = ${rowE}; let cc = ${colE};
+        r = vec4<f32>(0.0);
+        if (rr < ${rowLim}) {
+          let px = pu(8u) + ${base} + rr;
+          let n = px / ${g.P}u; let pp = px - n * ${g.P}u; let oh = pp / ${g.OW}u; let ow = pp - oh * ${g.OW}u;
+          let ihb = i32(oh * ${g.sh}u) - ${g.ph}; let iwb = i32(ow * ${g.sw}u) - ${g.pw}; let xb = n * ${g.C}u;
+          for (var e = 0u; e < 4u; e++) {
+            let c = cc + e;
+            let ci = c / ${KK}u; let kk = c - ci * ${KK}u; let kh = kk / ${g.KW}u; let kw = kk - kh * ${g.KW}u;
+            let ih = ihb + i32(kh * ${g.dh}u); let iw = iwb + i32(kw * ${g.dw}u);
+            if (c < ${colLim} && ih >= 0 && ih < ${g.H} && iw >= 0 && iw < ${g.W}) { r[e] = ${name}[((xb + ci) * ${g.H}u + u32(ih)) * ${g.W}u + u32(iw)]; }
+          }
+        } }`;
+}
+
 function gemmWgsl(v: Variant): string {
   const GM = v.rm / 4, GN = v.rn / 4, TILEM = 16 * v.rm, TILEN = 16 * v.rn, TVM = TILEM / 4, TVN = TILEN / 4, BK = v.bk;
   const LOADSA = Math.max(1, (TILEM * BK) / 4 / 256), LOADSB = Math.max(1, (TILEN * BK) / 4 / 256);
@@ -115,6 +192,7 @@ function gemmWgsl(v: Variant): string {
     const colE = isK ? `k0 + ${innerIdx}` : `${o0} + ${innerIdx}`;
     const rowLim = isK ? (name === 'A' ? 'M' : 'N') : 'kEnd';
     const colLim = isK ? 'kEnd' : name === 'A' ? 'M' : 'N';
+    if (v.im2col?.operand === name) return im2colFetch(name, v.im2col.geo, base, rowE, colE, rowLim, colLim);
     if (vec) {
       return `{ let rr = ${rowE}; let cc = ${colE};
         if (rr < ${rowLim} && cc < ${colLim}) { r = ${name}[(${base} + rr * ${L.rowLen} + cc) / 4u]; } else { r = vec4<f32>(0.0); } }`;
@@ -269,11 +347,12 @@ const WIDE_BYTES = (256 + 128) * 16 * 4;
 
 function variant(p: GemmParams): Variant {
   // vec4 loads where rows are whole quads; a forced variant (gemmTuning.rm set) for sweeps and tests.
-  const vecA = (p.transA ? p.M : p.K) % 4 === 0 && p.strideA % 4 === 0;
-  const vecB = (p.transB ? p.K : p.N) % 4 === 0 && p.strideB % 4 === 0;
+  const vecA = (p.transA ? p.M : p.K) % 4 === 0 && p.strideA % 4 === 0 && p.im2col?.operand !== 'A';
+  const vecB = (p.transB ? p.K : p.N) % 4 === 0 && p.strideB % 4 === 0 && p.im2col?.operand !== 'B';
   const layout = { vecA, vecB, vecC: p.N % 4 === 0 };
   const t = gemmTuning;
   if (t.rm !== null) return { ...p, ...layout, rm: t.rm, rn: t.rn ?? (t.rm === 16 ? 8 : t.rm), bk: t.bk, unroll: t.unroll, db: t.db, wl: t.wl };
+  if (p.tile) return { ...p, ...layout, rm: p.tile, rn: p.tile, bk: t.bk, unroll: t.unroll, db: t.db, wl: t.wl };
   // Large products: 256×128 tiles, 16×8 outputs a thread, K-slices of 16, the k-loop written out
   // (on the H200, 8000×16384×16384: 38.6–43.1 TFLOP/s for Aᵀ·B and 35.6–39.2 for A·Bᵀ, against
   // 31–35 and 31–34 for 8×8 — bench/gemm-f32.ts). They need 24 KiB of workgroup memory and a grid of ≥ 2 tiles an SM.
@@ -292,7 +371,7 @@ export const gemmKernel: Kernel<GemmParams> = {
   readsOutputs: true, // batch chunks fill part of the output
   key: (p) => {
     const v = variant(p);
-    return `${v.transA ? 'T' : 'N'}${v.transB ? 'T' : 'N'}|${v.rm}x${v.rn}|${v.bk}|${+v.unroll}${+v.db}${+v.wl}|${+v.vecA}${+v.vecB}${+v.vecC}${v.bias ? '|b' : ''}${gemmTuning.diag}`;
+    return `${v.transA ? 'T' : 'N'}${v.transB ? 'T' : 'N'}|${v.rm}x${v.rn}|${v.bk}|${+v.unroll}${+v.db}${+v.wl}|${+v.vecA}${+v.vecB}${+v.vecC}${v.bias ? '|b' : ''}${gemmTuning.diag}${v.im2col ? `|i${v.im2col.operand}${convGeoKey(v.im2col.geo)}` : ''}`;
   },
   cpu: gemmCpu,
   wgsl: (p) => gemmWgsl(variant(p)),
@@ -300,7 +379,7 @@ export const gemmKernel: Kernel<GemmParams> = {
     const v = variant(p);
     return [Math.ceil(p.N / (16 * v.rn)), Math.ceil(p.M / (16 * v.rm)), (p.batchCount ?? p.batch) * (p.splits ?? 1)];
   },
-  uniforms: (p, u) => void u.u32(p.M).u32(p.N).u32(p.K).u32(p.strideA).u32(p.strideB).u32(p.batchOffset ?? 0).u32(p.kChunk ?? 0).u32(p.splits ?? 1),
+  uniforms: (p, u) => void u.u32(p.M).u32(p.N).u32(p.K).u32(p.strideA).u32(p.strideB).u32(p.batchOffset ?? 0).u32(p.kChunk ?? 0).u32(p.splits ?? 1).u32(p.im2col?.r0 ?? 0),
 };
 
 /**
