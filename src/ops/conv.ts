@@ -22,7 +22,7 @@ import { attach, needsGrad } from '../autograd/node.js';
 import { Tensor } from '../tensor/tensor.js';
 import { PRELUDE, WG, backendOf, bindings, grid1d, launch, launchInto, main1d } from './kernel.js';
 import { addInPlace, fillInto } from './elementwise.js';
-import { gemmKernel, type GemmParams, type Im2colOperand } from './matmul.js';
+import { gemmKernel, im2colRowCpu, type GemmParams, type Im2colOperand } from './matmul.js';
 import { sum } from './reduce.js';
 import { reshape } from './view.js';
 
@@ -467,21 +467,6 @@ function gatherWgsl(g: Geo, tag: string, r: string, ok: string): string {
   return s;
 }
 
-/** x(n, p, c) for the CPU kernels: the input under column c of pixel row r (0 in the padding). */
-function gatherCpu(x: Float32Array, g: Geo, r: number, xs: Float64Array | Float32Array): void {
-  const n = Math.floor(r / g.P), p = r - n * g.P;
-  const oh = Math.floor(p / g.OW), ow = p - oh * g.OW;
-  let c = 0;
-  for (let ci = 0; ci < g.Cg; ci++) {
-    for (let kh = 0; kh < g.KH; kh++) {
-      const ih = oh * g.sh - g.ph + kh * g.dh;
-      for (let kw = 0; kw < g.KW; kw++) {
-        const iw = ow * g.sw - g.pw + kw * g.dw;
-        xs[c++] = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W ? x[((n * g.C + ci) * g.H + ih) * g.W + iw]! : 0;
-      }
-    }
-  }
-}
 
 interface DirectParams { g: Geo; bias: boolean }
 
@@ -495,7 +480,7 @@ const directFwdKernel: Kernel<DirectParams> = {
     const x = ins[0]!.f32, w = ins[1]!.f32, b = bias ? ins[2]!.f32 : null, y = outs[0]!.f32;
     const xs = new Float32Array(g.Kc);
     for (let r = 0; r < g.N * g.P; r++) {
-      gatherCpu(x, g, r, xs);
+      im2colRowCpu(x, g, r, xs, 0);
       const n = Math.floor(r / g.P), p = r - n * g.P;
       for (let o = 0; o < g.O; o++) {
         let s = b ? b[o]! : 0;
@@ -544,7 +529,7 @@ const directDWKernel: Kernel<DirectDWParams> = {
     for (let s = 0; s < S; s++) {
       const acc = new Float32Array(g.O * g.Kc);
       for (let r = s * rowsPer; r < Math.min(NP, (s + 1) * rowsPer); r++) {
-        gatherCpu(x, g, r, xs);
+        im2colRowCpu(x, g, r, xs, 0);
         const n = Math.floor(r / g.P), p = r - n * g.P;
         for (let o = 0; o < g.O; o++) {
           const gv = gy[(n * g.O + o) * g.P + p]!;
