@@ -73,7 +73,7 @@ describe.each(BACKENDS)('conv and pooling [%s]', (backend) => {
     // The three paths of a one-group convolution: 'direct' (few columns: the direct kernels, most of
     // the grid), 'implicit' (GEMMs that gather the columns), 'explicit' (im2col, then the GEMM).
     // Grouped convolutions always take the explicit path.
-    const MODES = { direct: { directMaxKc: 32, implicit: true }, implicit: { directMaxKc: 0, implicit: true }, explicit: { directMaxKc: 0, implicit: false } };
+    const MODES = { direct: { directMaxKc: 32, implicit: true }, implicit: { directMaxKc: 0, implicit: true, dxConvMinC: 1 }, explicit: { directMaxKc: 0, implicit: false } };
     test.each(Object.keys(MODES) as (keyof typeof MODES)[])(`forward over a grid of ${CONV_GRID.length} configurations, %s`, async (mode) => {
       Object.assign(convTuning, MODES[mode]);
       let seed = 100;
@@ -93,6 +93,7 @@ describe.each(BACKENDS)('conv and pooling [%s]', (backend) => {
         { x: [2, 3, 8, 9], w: [5, 3, 3, 3], bias: false, stride: [2, 1], padding: [1, 2], dilation: [1, 2] },
         { x: [2, 2, 7, 6], w: [3, 2, 4, 4], bias: true, stride: 2, padding: 2 },
       ];
+      convTuning.directMaxKc = 32; // (the most they take; the default is lower)
       let seed = 900;
       for (const c of cases) {
         const inputs = [randArray(c.x, seed++), randArray(c.w, seed++), ...(c.bias ? [randArray([c.w[0]!], seed++)] : [])];
@@ -281,6 +282,7 @@ describe.each(BACKENDS)('conv and pooling [%s]', (backend) => {
       convTuning.implicit = false;
       const ref = await run();
       convTuning.implicit = true;
+      convTuning.dxConvMinC = 1; // (C = 4)
       convTuning.maxColumnBytes = 4 * 7 * 13;
       // the forward alone: the backward's input gradient still needs the columns
       const y = conv2d(T(x), T(w), null, { padding: 1 });

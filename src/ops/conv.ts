@@ -11,7 +11,7 @@
 // - one group (the usual case): the GEMMs gather them from x as they load their tiles (implicit
 //   GEMM, see matmul's Im2colOperand), and with stride 1 the input gradient is a convolution of
 //   dY with the flipped weight, so no column matrix is ever written;
-// - few columns (Cg·KH·KW ≤ 32, one group: first layers): direct kernels, no GEMM at all;
+// - few columns (Cg·KH·KW ≤ 16, one group: a one-channel first layer): direct kernels, no GEMM;
 // - groups > 1: im2col writes the columns and groups go through the GEMM's batch dimension
 //   (depthwise is groups = C); rows are processed in chunks when the column buffer of the whole
 //   batch would pass a byte limit.
@@ -35,18 +35,20 @@ import { reshape } from './view.js';
  * im2col (see conv1x1). `specialize`: compile the layer geometry into the kernels (see geoWgsl).
  * `im2colQuad`: im2col writes four columns an invocation when Kc % 4 == 0. `col2imColMajor`: the
  * input gradient's column matrix is computed transposed, so col2im reads it coalesced.
- * `directMaxKc`: one-group convolutions with at most this many columns (Cg·KH·KW) run the direct
- * kernels (no im2col, no GEMM; 0 turns them off); `directSliceRows`: pixel rows in one slice of
+ * `directMaxKc`: one-group convolutions with at most this many columns (Cg·KH·KW, ≤ 32) run the
+ * direct kernels (no im2col, no GEMM; 0 turns them off). H200, fwd + bwd: 1→128 channels (Kc = 9)
+ * 0.78 ms direct against 0.91 implicit; 3→64 (Kc = 27) 0.48 against 0.40; `directSliceRows`: pixel rows in one slice of
  * their weight-gradient reduction (one workgroup each). `implicit`: one-group convolutions gather the im2col
  * operand inside the forward and weight-gradient GEMMs instead of writing the column matrix.
- * `dxConv`: with implicit GEMMs and stride 1, the input gradient as a convolution (see dxByConv).
+ * `dxConv`: with implicit GEMMs and stride 1, the input gradient as a convolution (see dxByConv),
+ * for inputs of at least `dxConvMinC` channels.
  * `dwTile`: force the weight-gradient GEMM's outputs a thread (4×4 or 8×8); 0: 8×8 when the
  * weight has ≥ 128 filters and ≥ 128 columns, else the GEMM's heuristic (CSNN's second layer on the
  * H200: 4.98 ms a step with 8×8, 5.15 with 4×4).
  */
 export const convTuning = {
   maxColumnBytes: 256 * 2 ** 20, splitTarget: 512, minSplitK: 64, direct1x1: true, im2colQuad: true, col2imColMajor: true,
-  directMaxKc: 32, directSliceRows: 1024, implicit: true, dxConv: true, dwTile: 0 as 0 | 4 | 8,
+  directMaxKc: 16, directSliceRows: 1024, implicit: true, dxConv: true, dxConvMinC: 16, dwTile: 0 as 0 | 4 | 8,
   specialize: typeof process === 'undefined' || process.env?.GRILLY_CONV_SPECIALIZE !== '0',
 };
 
@@ -433,7 +435,7 @@ const directGeoKey = (g: Geo): string => [g.C, g.H, g.W, g.O, g.KH, g.KW, g.sh, 
 
 /** The direct kernels apply: one group, few columns, not a 1×1 handled by conv1x1. */
 function directSmall(g: Geo): boolean {
-  return g.G === 1 && g.Kc <= convTuning.directMaxKc && !direct1x1(g);
+  return g.G === 1 && g.Kc <= Math.min(convTuning.directMaxKc, 32) && !direct1x1(g); // (≤ 63 sums a weight-gradient invocation)
 }
 
 /** Pixels per forward invocation (more gathered registers, fewer weight loads); filters per weight-gradient workgroup (≤ 63 sums an invocation). */
@@ -753,10 +755,13 @@ function conv1x1Backward(gy: Tensor, x: Tensor, w: Tensor, g: Geo, wShape: reado
  * weight transposed and flipped, dX[n, c, h, w] = Σ_{o,kh,kw} dY[n, o, h + ph' − kh·dh, w + pw' − kw·dw]
  * · W[o, c, KH−1−kh, KW−1−kw] with padding ph' = dh·(KH−1) − ph: the forward's implicit GEMM
  * computes it, with no column matrix and no col2im. (A padding wider than the dilated kernel would
- * make ph' negative: those take the column path.)
+ * make ph' negative: those take the column path.) That GEMM's N is the input's channel count: below
+ * `dxConvMinC` its tiles are mostly empty (H200, fwd + bwd of a 1→128 conv on 512 28×28 images: 2.71 ms
+ * this way, 0.94 ms through the columns; 16→16: 0.66 against 0.73).
  */
 function dxByConv(g: Geo): boolean {
-  return convTuning.implicit && convTuning.dxConv && g.G === 1 && g.sh === 1 && g.sw === 1 && g.dh * (g.KH - 1) >= g.ph && g.dw * (g.KW - 1) >= g.pw;
+  return convTuning.implicit && convTuning.dxConv && g.G === 1 && g.C >= convTuning.dxConvMinC && g.sh === 1 && g.sw === 1 &&
+    g.dh * (g.KH - 1) >= g.ph && g.dw * (g.KW - 1) >= g.pw;
 }
 
 interface FlipParams { O: number; C: number; KH: number; KW: number }
