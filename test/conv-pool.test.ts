@@ -97,13 +97,16 @@ describe.each(BACKENDS)('conv and pooling [%s]', (backend) => {
       let seed = 900;
       for (const c of cases) {
         const inputs = [randArray(c.x, seed++), randArray(c.w, seed++), ...(c.bias ? [randArray([c.w[0]!], seed++)] : [])];
-        for (const minRows of [2048, 7]) { // one slice; slices of 7 rows (ragged, crossing images)
+        // one slice and one pixel an invocation; slices of 7 rows (ragged, crossing images) and
+        // two pixels an invocation (the second out of range at the end)
+        for (const [minRows, pixels] of [[2048, 1], [7, 2]] as const) {
           convTuning.directSliceRows = minRows;
+          convTuning.directPixels = pixels;
           await gradcheck(
             (...ts) => conv2d(ts[0]!, ts[1]!, ts[2] ?? null, refOpts(c)),
             (...rs) => RC.conv2d(rs[0]!, rs[1]!, rs[2] ?? null, refOpts(c)),
             inputs,
-            { label: `direct ${caseName(c)} minRows ${minRows}` },
+            { label: `direct ${caseName(c)} slices of ${minRows} rows, ${pixels} pixels an invocation` },
           );
         }
       }

@@ -37,8 +37,10 @@ import { reshape } from './view.js';
  * input gradient's column matrix is computed transposed, so col2im reads it coalesced.
  * `directMaxKc`: one-group convolutions with at most this many columns (Cg·KH·KW, ≤ 32) run the
  * direct kernels (no im2col, no GEMM; 0 turns them off). H200, fwd + bwd: 1→128 channels (Kc = 9)
- * 0.78 ms direct against 0.91 implicit; 3→64 (Kc = 27) 0.48 against 0.40; `directSliceRows`: pixel rows in one slice of
- * their weight-gradient reduction (one workgroup each). `implicit`: one-group convolutions gather the im2col
+ * 0.78 ms direct against 0.91 implicit; 3→64 (Kc = 27) 0.48 against 0.40. `directSliceRows`: pixel
+ * rows in one slice of their weight-gradient reduction (one workgroup each). `directPixels`: output
+ * pixels per forward invocation (each weight load then serves more; 2 and 4 made lavapipe's compile
+ * 2–5× slower, and the H200 figures above are with 1). `implicit`: one-group convolutions gather the im2col
  * operand inside the forward and weight-gradient GEMMs instead of writing the column matrix.
  * `dxConv`: with implicit GEMMs and stride 1, the input gradient as a convolution (see dxByConv),
  * for inputs of at least `dxConvMinC` channels.
@@ -48,7 +50,7 @@ import { reshape } from './view.js';
  */
 export const convTuning = {
   maxColumnBytes: 256 * 2 ** 20, splitTarget: 512, minSplitK: 64, direct1x1: true, im2colQuad: true, col2imColMajor: true,
-  directMaxKc: 16, directSliceRows: 1024, implicit: true, dxConv: true, dxConvMinC: 16, dwTile: 0 as 0 | 4 | 8,
+  directMaxKc: 16, directSliceRows: 1024, directPixels: 1 as 1 | 2 | 4, implicit: true, dxConv: true, dxConvMinC: 16, dwTile: 0 as 0 | 4 | 8,
   specialize: typeof process === 'undefined' || process.env?.GRILLY_CONV_SPECIALIZE !== '0',
 };
 
@@ -438,8 +440,8 @@ function directSmall(g: Geo): boolean {
   return g.G === 1 && g.Kc <= Math.min(convTuning.directMaxKc, 32) && !direct1x1(g); // (≤ 63 sums a weight-gradient invocation)
 }
 
-/** Pixels per forward invocation (more gathered registers, fewer weight loads); filters per weight-gradient workgroup (≤ 63 sums an invocation). */
-const directPX = (g: Geo): number => Number(process.env.PX ?? 1);
+/** Pixels per forward invocation (`directPixels`); filters per weight-gradient workgroup (≤ 63 sums an invocation). */
+const directPX = (): number => convTuning.directPixels;
 const directOB = (g: Geo): number => Math.max(1, Math.floor(63 / g.Kc));
 /** Invocations of a weight-gradient workgroup. */
 const DW_WG = 64;
@@ -477,7 +479,7 @@ const DIRECT_OBF = 32;
 
 const directFwdKernel: Kernel<DirectParams> = {
   name: 'conv2d.direct',
-  key: (p) => `${directGeoKey(p.g)}|${p.bias ? 'b' : ''}`,
+  key: (p) => `${directGeoKey(p.g)}|${p.bias ? 'b' : ''}|${directPX()}`,
   cpu: (ins, outs, { g, bias }) => {
     const x = ins[0]!.f32, w = ins[1]!.f32, b = bias ? ins[2]!.f32 : null, y = outs[0]!.f32;
     const xs = new Float32Array(g.Kc);
@@ -492,7 +494,7 @@ const directFwdKernel: Kernel<DirectParams> = {
     }
   },
   wgsl: ({ g, bias }) => {
-    const PX = directPX(g);
+    const PX = directPX();
     const px = [...Array(PX).keys()];
     const cs = [...Array(g.Kc).keys()];
     return PRELUDE + bindings(bias ? [['X', 'f32'], ['Wt', 'f32'], ['B', 'f32']] : [['X', 'f32'], ['Wt', 'f32']], [['Y', 'f32']]) + `
@@ -513,7 +515,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 `;
   },
   grid: ({ g }) => {
-    const [x, y] = grid1d(g.N * g.P, WG * directPX(g));
+    const [x, y] = grid1d(g.N * g.P, WG * directPX());
     return [x, y, Math.ceil(g.O / DIRECT_OBF)];
   },
   uniforms: ({ g }, u) => void u.u32(g.N * g.P),
