@@ -105,8 +105,9 @@ interface Chunk { r0: number; RB: number }
  * pipeline per layer shape, the batch size excepted), so the compiler can turn the index
  * arithmetic's divisions into multiplies; otherwise it is read from uniform words 16.. .
  */
-const geoKey = (g: Geo): string =>
-  convTuning.specialize ? [g.C, g.H, g.W, g.O, g.G, g.KH, g.KW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw].join(',') : 'u';
+const geoKey = (g: Geo): string => (convTuning.specialize ? fullGeoKey(g) : 'u');
+/** Every geometry field a kernel may compile in (the batch size excepted). */
+const fullGeoKey = (g: Geo): string => [g.C, g.H, g.W, g.O, g.G, g.KH, g.KW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw].join(',');
 
 const GEO_FIELDS = ['C', 'H', 'W', 'O', 'Cg', 'Og', 'KH', 'KW', 'sh', 'sw', 'ph', 'pw', 'dh', 'dw', 'OH', 'OW', 'P', 'Kc'] as const;
 const GEO_FN: Record<(typeof GEO_FIELDS)[number], string> = {
@@ -433,8 +434,6 @@ function gemmNew(op: string, a: Tensor, b: Tensor, p: GemmParams, avoid: readonl
 //   forward  y[n, o, p] = Σ_c W[o, c]·x(n, p, c)           (PX pixels × a block of filters per invocation)
 //   dW       part[s, o, c] = Σ_{rows r of slice s} dY[n, o, p]·x(n, p, c), summed over s afterwards
 
-const directGeoKey = (g: Geo): string => [g.C, g.H, g.W, g.O, g.KH, g.KW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw].join(',');
-
 /** The direct kernels apply: one group, few columns, not a 1×1 handled by conv1x1. */
 function directSmall(g: Geo): boolean {
   return g.G === 1 && g.Kc <= Math.min(convTuning.directMaxKc, 32) && !direct1x1(g); // (≤ 63 sums a weight-gradient invocation)
@@ -465,7 +464,8 @@ function gatherWgsl(g: Geo, tag: string, r: string, ok: string): string {
   for (let ci = 0; ci < g.Cg; ci++) {
     for (let kh = 0; kh < g.KH; kh++) {
       for (let kw = 0; kw < g.KW; kw++, c++) {
-        s += `    var x${tag}_${c} = 0.0; if (rh${tag}_${kh} && rw${tag}_${kw}) { x${tag}_${c} = X[xb${tag} + ${ci * HW}u + u32(ih${tag}_${kh}) * ${g.W}u + u32(iw${tag}_${kw})]; }\n`;      }
+        s += `    var x${tag}_${c} = 0.0; if (rh${tag}_${kh} && rw${tag}_${kw}) { x${tag}_${c} = X[xb${tag} + ${ci * HW}u + u32(ih${tag}_${kh}) * ${g.W}u + u32(iw${tag}_${kw})]; }\n`;
+      }
     }
   }
   return s;
@@ -479,7 +479,7 @@ const DIRECT_OBF = 32;
 
 const directFwdKernel: Kernel<DirectParams> = {
   name: 'conv2d.direct',
-  key: (p) => `${directGeoKey(p.g)}|${p.bias ? 'b' : ''}|${directPX()}`,
+  key: (p) => `${fullGeoKey(p.g)}|${p.bias ? 'b' : ''}|${directPX()}`,
   cpu: (ins, outs, { g, bias }) => {
     const x = ins[0]!.f32, w = ins[1]!.f32, b = bias ? ins[2]!.f32 : null, y = outs[0]!.f32;
     const xs = new Float32Array(g.Kc);
@@ -525,7 +525,7 @@ interface DirectDWParams { g: Geo; S: number; rowsPer: number }
 
 const directDWKernel: Kernel<DirectDWParams> = {
   name: 'conv2d.directDW',
-  key: (p) => directGeoKey(p.g),
+  key: (p) => fullGeoKey(p.g),
   cpu: (ins, outs, { g, S, rowsPer }) => {
     const x = ins[0]!.f32, gy = ins[1]!.f32, part = outs[0]!.f32;
     const xs = new Float32Array(g.Kc);
