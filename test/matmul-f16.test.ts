@@ -6,7 +6,9 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import * as grilly from '../src/index.js';
 import * as R from './ref.js';
 import type { Ref } from './ref.js';
-import { roundF16 } from '../src/ops/sgmat.js';
+import { roundF16, sgmatGemmWgsl, sgmatGrid, type SgmatOpts } from '../src/ops/sgmat.js';
+import { launch } from '../src/ops/kernel.js';
+import type { Kernel } from '../src/backend/types.js';
 import { BACKENDS, T, expectClose, expectExact, randArray, useBackend } from './helpers.js';
 
 const f16 = (r: Ref): Ref => ({ ...r, data: Float64Array.from(r.data, roundF16) });
@@ -45,6 +47,8 @@ describe.each(BACKENDS)('matmul precision fp16 on %s', (backend) => {
     ['N not a multiple of 4: 300×40 @ 40×259', [300, 40], [40, 259]],
     // enough big tiles (≥ 264 of 128×256) to take the big-tile kernel, with a ragged edge
     ['big tiles: 2100×16 @ 16×4100', [2100, 16], [16, 4100]],
+    // … and three K-slices (the last one ragged) through the prefetching loop
+    ['big tiles, K = 72: 2100×72 @ 72×4100', [2100, 72], [72, 4100]],
   ];
 
   test('an output under 256 elements stays fp32 (the f16 kernel binds C in 1 KiB tiles)', async () => {
@@ -88,6 +92,37 @@ describe.each(BACKENDS)('matmul precision fp16 on %s', (backend) => {
     } else {
       expectClose(await y.data(), R.add(R.matmul(x, R.transpose(w)), bias).data, tol(64), 'y (fp32 fallback)');
       expectClose(await wt.grad!.data(), R.matmul(R.transpose(gy), x).data, tol(96), 'dW (fp32 fallback)');
+    }
+  });
+
+  // The generator's i8 → i32 GEMM (bench/sgmat/gemm-rate.ts): exact integer products, all four
+  // layouts, one staging buffer with and without the register prefetch, a ragged tile edge and an
+  // odd number of K-slices. Without the feature only the generator's checks run.
+  test('i8 subgroup-matrix GEMM equals the integer product', async () => {
+    expect(() => sgmatGemmWgsl({ elem: 'i8', transA: false, transB: false, tileM: 128, tileN: 256, vecA: 8 })).toThrow(/16 bytes/);
+    expect(() => sgmatGemmWgsl({ transA: false, transB: false, tileM: 128, tileN: 256, prefetch: true })).toThrow(/prefetch is for one staging buffer/);
+    expect(() => sgmatGemmWgsl({ transA: false, transB: false, tileM: 128, tileN: 256, doubleBuffer: false, diag: 'nobar' })).toThrow(/needs prefetch/);
+    if (!grilly.backendInfo().f16Matmul) return;
+    let seed = 99;
+    const words = (n: number) => Int32Array.from({ length: n }, () => (seed = (Math.imul(seed, 1664525) + 1013904223) | 0));
+    const byte = (a: Int32Array, e: number) => (a[e >> 2]! << (24 - 8 * (e & 3))) >> 24;
+    const [M, N, K] = [208, 320, 224]; // M, N: ragged against 128×256 tiles; K: 3.5 slices of 64
+    for (const prefetch of [false, true]) for (const [ta, tb] of [[false, true], [true, false], [false, false], [true, true]] as const) {
+      const o: SgmatOpts = { elem: 'i8', transA: ta, transB: tb, tileM: 128, tileN: 256, doubleBuffer: false, prefetch };
+      const k: Kernel<null> = {
+        name: 'gemm.i8.test', key: () => JSON.stringify(o), cpu: () => { throw new Error('no cpu'); },
+        wgsl: () => sgmatGemmWgsl(o), grid: () => sgmatGrid(o, M, N, 1),
+        uniforms: (_p, u) => void u.u32(M).u32(N).u32(K).u32(0).u32(0).u32(0),
+      };
+      const a = words((M * K) / 4), b = words((N * K) / 4);
+      const c = (await launch('i8', k, [grilly.tensor(a, [a.length], { dtype: 'int32' }), grilly.tensor(b, [b.length], { dtype: 'int32' })], [M * N], 'int32', null).data()) as Int32Array;
+      const want = new Int32Array(M * N);
+      for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
+        let s = 0;
+        for (let q = 0; q < K; q++) s += byte(a, ta ? q * M + i : i * K + q) * byte(b, tb ? j * K + q : q * N + j);
+        want[i * N + j] = s;
+      }
+      expectExact(c, want, `i8 ${ta ? 'T' : 'N'}${tb ? 'T' : 'N'} prefetch ${prefetch}`);
     }
   });
 

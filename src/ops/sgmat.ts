@@ -1,6 +1,7 @@
 // Reduced-precision matmul (grilly.setMatmulPrecision('fp16')): f16 inputs, f32 accumulation on
 // tensor cores through Dawn's experimental subgroup matrices (chromium-experimental-subgroup-matrix,
-// Vulkan cooperative matrices on NVIDIA). The operands are cast to f16 (packed two per u32 word)
+// Vulkan cooperative matrices on NVIDIA). The generator also writes i8 → i32 GEMMs (exact integer
+// products; bench/sgmat/gemm-rate.ts measures them for the fp32-on-tensor-cores question). The operands are cast to f16 (packed two per u32 word)
 // by one kernel each, then a GEMM whose subgroups each multiply-accumulate a block of 16×16 result
 // tiles from K-slices staged in workgroup memory (double-buffered). Where the adapter lacks the
 // feature (lavapipe, most browsers today), matmuls stay fp32 and setMatmulPrecision says so.
@@ -15,9 +16,14 @@ import type { Kernel } from '../backend/types.js';
 import type { GemmParams } from './matmul.js';
 import { PRELUDE } from './kernel.js';
 
-export type SmemType = 'f16' | 'vec4<f16>' | 'vec4<u32>';
+export type SmemType = 'f16' | 'vec4<f16>' | 'vec4<u32>' | 'u32';
 
 export interface SgmatOpts {
+  /**
+   * Operand element type: 'f16' (f32 accumulation) or 'i8' (signed bytes packed four per u32,
+   * exact i32 accumulation; C is array<i32>). Default 'f16'.
+   */
+  elem?: 'f16' | 'i8';
   transA: boolean;
   transB: boolean;
   /** Workgroup tile of C (rows × columns). */
@@ -39,14 +45,25 @@ export interface SgmatOpts {
    * Needs the stored row length (K for A, M for Aᵀ, N for B, K for Bᵀ) and the batch stride to be
    * multiples of it; sgmatVec picks the widest that fits. Default 8.
    */
-  vecA?: 1 | 2 | 4 | 8;
-  vecB?: 1 | 2 | 4 | 8;
-  /** Element type of the workgroup staging arrays (the matrix loads read them). Default vec4<f16>. */
+  vecA?: 1 | 2 | 4 | 8 | 16;
+  vecB?: 1 | 2 | 4 | 8 | 16;
+  /** Element type of the workgroup staging arrays (the matrix loads read them). Default vec4<f16> (i8: vec4<u32>). */
   smem?: SmemType;
-  /** f16 elements of padding per staged row (multiple of 8 keeps rows 16-byte aligned). Default 8. */
+  /** Elements of padding per staged row (a multiple of 16 bytes keeps rows aligned). Default 8 f16 (i8: 16). */
   pad?: number;
   /** Two staging buffers (one barrier per K step) instead of one (two barriers). Default true. */
   doubleBuffer?: boolean;
+  /**
+   * With one staging buffer: fetch the next slice from global memory into registers before the
+   * multiply-accumulates on the current one (its latency hides behind them). Default false.
+   */
+  prefetch?: boolean;
+  /**
+   * Diagnostics for bench/sgmat/gemm-rate.ts (wrong results): 'compute' runs only the matrix loads
+   * and multiply-accumulates in the K loop; with prefetch, 'nofetch' drops the global loads,
+   * 'noput' the stores to workgroup memory (the loads stay live), 'nobar' the barriers.
+   */
+  diag?: '' | 'compute' | 'nofetch' | 'noput' | 'nobar';
   /** Group-M tile swizzle (rows of workgroup tiles per group; 0 = plain raster order). Default 0. */
   swizzle?: number;
   /** Builtin spelling: 'template' (current) or 'bool' (deprecated col_major argument). */
@@ -68,25 +85,31 @@ interface Resolved extends Required<SgmatOpts> {
   bRows: number;
   aSize: number; // f16 elements of one A staging buffer
   bSize: number;
-  V: number; // f16 per smem element
+  V: number; // operand elements per smem element
+  E: number; // operand elements per 16-byte unit (8 f16, 16 i8)
   bytes: number;
 }
 
 function resolve(o: SgmatOpts): Resolved {
+  const i8 = o.elem === 'i8';
   const r = {
-    tileK: 32, sgM: 2, sgN: 4, subgroupSize: 32, mmaM: 16, mmaN: 16, mmaK: 16, vecA: 8, vecB: 8,
-    smem: 'vec4<f16>', pad: 8, doubleBuffer: true, swizzle: 0, syntax: 'template', maxWorkgroupStorage: 49152,
+    elem: 'f16', tileK: i8 ? 64 : 32, sgM: 2, sgN: 4, subgroupSize: 32, mmaM: 16, mmaN: 16, mmaK: i8 ? 32 : 16,
+    vecA: i8 ? 16 : 8, vecB: i8 ? 16 : 8, smem: i8 ? 'vec4<u32>' : 'vec4<f16>', pad: i8 ? 16 : 8,
+    doubleBuffer: true, prefetch: false, diag: '', swizzle: 0, syntax: 'template', maxWorkgroupStorage: 49152,
     ...o,
   } as Required<SgmatOpts>;
   const fail = (m: string): never => { throw new Error(`sgmatGemmWgsl: ${m} (${JSON.stringify(o)})`); };
-  const V = r.smem === 'f16' ? 1 : r.smem === 'vec4<f16>' ? 4 : 8;
+  const E = i8 ? 16 : 8;
+  const V = i8 ? (r.smem === 'u32' ? 4 : r.smem === 'vec4<u32>' ? 16 : fail("i8 needs smem 'vec4<u32>' or 'u32'"))
+    : r.smem === 'f16' ? 1 : r.smem === 'vec4<f16>' ? 4 : r.smem === 'vec4<u32>' ? 8 : fail("f16 needs smem 'f16', 'vec4<f16>' or 'vec4<u32>'");
+  if (i8 && (r.vecA !== 16 || r.vecB !== 16)) fail('i8 operands need rows (and batch strides) in multiples of 16 bytes (vec 16)');
   if (r.syntax === 'bool' && r.smem !== 'f16') fail("syntax 'bool' needs smem 'f16'");
   const nsg = r.sgM * r.sgN;
   const wsM = r.tileM / r.sgM, wsN = r.tileN / r.sgN;
   const tm = wsM / r.mmaM, tn = wsN / r.mmaN;
   if (!Number.isInteger(tm) || !Number.isInteger(tn) || tm < 1 || tn < 1) fail('tileM/tileN must split into sgM×sgN subgroups of whole mma tiles');
-  if (r.tileK % r.mmaK !== 0 || r.tileK % 8 !== 0) fail('tileK must be a multiple of mmaK and of 8');
-  if (r.pad % 8 !== 0) fail('pad must be a multiple of 8');
+  if (r.tileK % r.mmaK !== 0 || r.tileK % E !== 0) fail(`tileK must be a multiple of mmaK and of ${E}`);
+  if (r.pad % E !== 0) fail(`pad must be a multiple of ${E}`);
   // Staged layouts copy global memory without transposing: the contiguous dimension stays
   // contiguous in workgroup memory and the matrix loads pick row/column-major to match.
   //   A:  [m][k] (ld = tileK+pad)  or, transA, [k][m] (ld = tileM+pad)
@@ -95,12 +118,14 @@ function resolve(o: SgmatOpts): Resolved {
   const ldB = (r.transB ? r.tileK : r.tileN) + r.pad;
   const aRows = r.transA ? r.tileK : r.tileM;
   const bRows = r.transB ? r.tileN : r.tileK;
-  if ((r.transA ? r.tileM : r.tileK) % 8 !== 0 || (r.transB ? r.tileK : r.tileN) % 8 !== 0) fail('staged rows must be multiples of 8 f16');
+  if ((r.transA ? r.tileM : r.tileK) % E !== 0 || (r.transB ? r.tileK : r.tileN) % E !== 0) fail(`staged rows must be multiples of ${E} elements (16 bytes)`);
+  if (r.doubleBuffer && r.prefetch) fail('prefetch is for one staging buffer (double buffering always prefetches)');
+  if (r.diag !== '' && r.diag !== 'compute' && !r.prefetch) fail(`diag '${r.diag}' needs prefetch`);
   const aSize = aRows * ldA, bSize = bRows * ldB;
   const nbuf = r.doubleBuffer ? 2 : 1;
-  const bytes = nbuf * (aSize + bSize) * 2 + nsg * r.mmaM * r.mmaN * 4;
+  const bytes = nbuf * (aSize + bSize) * (i8 ? 1 : 2) + nsg * r.mmaM * r.mmaN * 4;
   if (bytes > r.maxWorkgroupStorage) fail(`needs ${bytes} bytes of workgroup memory (> ${r.maxWorkgroupStorage})`);
-  return { ...r, nsg, wgSize: nsg * r.subgroupSize, tm, tn, wsM, wsN, ldA, ldB, aRows, bRows, aSize, bSize, V, bytes };
+  return { ...r, nsg, wgSize: nsg * r.subgroupSize, tm, tn, wsM, wsN, ldA, ldB, aRows, bRows, aSize, bSize, V, E, bytes };
 }
 
 /** Workgroup-memory bytes the variant uses (staging buffers + epilogue scratch). */
@@ -124,15 +149,18 @@ export function sgmatVec(rowLen: number, batchStride: number): 1 | 2 | 4 | 8 {
   return 1;
 }
 
-const GTYPE: Record<number, string> = { 8: 'vec4<u32>', 4: 'vec2<u32>', 2: 'u32', 1: 'f16' };
+const GTYPE: Record<number, string> = { 16: 'vec4<u32>', 8: 'vec4<u32>', 4: 'vec2<u32>', 2: 'u32', 1: 'f16' };
 
 export function sgmatGemmWgsl(opts: SgmatOpts): string {
   const r = resolve(opts);
-  const { tm, tn, V } = r;
+  const { tm, tn, V, E } = r;
+  const i8 = r.elem === 'i8';
   const L = r.syntax === 'template';
-  const left = `subgroup_matrix_left<f16, ${r.mmaK}, ${r.mmaM}>`;
-  const right = `subgroup_matrix_right<f16, ${r.mmaN}, ${r.mmaK}>`;
-  const result = `subgroup_matrix_result<f32, ${r.mmaN}, ${r.mmaM}>`;
+  const ct = i8 ? 'i8' : 'f16', rt = i8 ? 'i32' : 'f32';
+  const left = `subgroup_matrix_left<${ct}, ${r.mmaK}, ${r.mmaM}>`;
+  const right = `subgroup_matrix_right<${ct}, ${r.mmaN}, ${r.mmaK}>`;
+  const result = `subgroup_matrix_result<${rt}, ${r.mmaN}, ${r.mmaM}>`;
+  const lgE = Math.log2(E);
   const load = (ty: string, arr: string, off: string, colMajor: boolean, stride: string) =>
     L ? `subgroupMatrixLoad<${ty}, ${colMajor ? 'col_major' : 'row_major'}>(&${arr}, ${off}, ${stride})`
       : `subgroupMatrixLoad<${ty}>(&${arr}, ${off}, ${colMajor}, ${stride})`;
@@ -141,13 +169,13 @@ export function sgmatGemmWgsl(opts: SgmatOpts): string {
       : `subgroupMatrixStore(&${arr}, ${off}, ${val}, ${colMajor}, ${stride})`;
   const nbuf = r.doubleBuffer ? 2 : 1;
 
-  // ---- global → registers → workgroup memory, in units of 8 consecutive f16 (one vec4<u32>) ----
+  // ---- global → registers → workgroup memory, in units of 16 bytes (8 f16 or 16 i8: one vec4<u32>) ----
   interface Side {
     name: 'A' | 'B';
     smem: string;
-    G: number; // f16 per global load
+    G: number; // elements per global load
     rows: number; // staged rows
-    perRow: number; // 8-wide units per staged row
+    perRow: number; // 16-byte units per staged row
     ld: number;
     size: number;
     rowLim: string; // bound of the stored row index
@@ -158,11 +186,11 @@ export function sgmatGemmWgsl(opts: SgmatOpts): string {
     base: string;
   }
   const sideA: Side = r.transA
-    ? { name: 'A', smem: 'As', G: r.vecA, rows: r.tileK, perRow: r.tileM / 8, ld: r.ldA, size: r.aSize, rowLim: 'K', colLim: 'M', rowLen: 'M', row0: 'k0', col0: 'm0', base: 'aBase' }
-    : { name: 'A', smem: 'As', G: r.vecA, rows: r.tileM, perRow: r.tileK / 8, ld: r.ldA, size: r.aSize, rowLim: 'M', colLim: 'K', rowLen: 'K', row0: 'm0', col0: 'k0', base: 'aBase' };
+    ? { name: 'A', smem: 'As', G: r.vecA, rows: r.tileK, perRow: r.tileM / E, ld: r.ldA, size: r.aSize, rowLim: 'K', colLim: 'M', rowLen: 'M', row0: 'k0', col0: 'm0', base: 'aBase' }
+    : { name: 'A', smem: 'As', G: r.vecA, rows: r.tileM, perRow: r.tileK / E, ld: r.ldA, size: r.aSize, rowLim: 'M', colLim: 'K', rowLen: 'K', row0: 'm0', col0: 'k0', base: 'aBase' };
   const sideB: Side = r.transB
-    ? { name: 'B', smem: 'Bs', G: r.vecB, rows: r.tileN, perRow: r.tileK / 8, ld: r.ldB, size: r.bSize, rowLim: 'N', colLim: 'K', rowLen: 'K', row0: 'n0', col0: 'k0', base: 'bBase' }
-    : { name: 'B', smem: 'Bs', G: r.vecB, rows: r.tileK, perRow: r.tileN / 8, ld: r.ldB, size: r.bSize, rowLim: 'K', colLim: 'N', rowLen: 'N', row0: 'k0', col0: 'n0', base: 'bBase' };
+    ? { name: 'B', smem: 'Bs', G: r.vecB, rows: r.tileN, perRow: r.tileK / E, ld: r.ldB, size: r.bSize, rowLim: 'N', colLim: 'K', rowLen: 'K', row0: 'n0', col0: 'k0', base: 'bBase' }
+    : { name: 'B', smem: 'Bs', G: r.vecB, rows: r.tileK, perRow: r.tileN / E, ld: r.ldB, size: r.bSize, rowLim: 'K', colLim: 'N', rowLen: 'N', row0: 'k0', col0: 'n0', base: 'bBase' };
   const unitsOf = (s: Side) => s.rows * s.perRow;
   const loadsOf = (s: Side) => Math.ceil(unitsOf(s) / r.wgSize);
 
@@ -173,12 +201,12 @@ export function sgmatGemmWgsl(opts: SgmatOpts): string {
     let body = `{
       let l = li + ${q * r.wgSize}u;
       let rr = ${s.row0} + l / ${s.perRow}u;
-      let cc = ${s.col0} + (l % ${s.perRow}u) * 8u;
+      let cc = ${s.col0} + (l % ${s.perRow}u) * ${E}u;
       let o = ${s.base} + rr * ${s.rowLen} + cc;
       var u = vec4<u32>(0u);
       let rowOk = rr < ${s.rowLim}${guardUnit ? ` && l < ${units}u` : ''};\n`;
-    if (s.G === 8) {
-      body += `      if (rowOk && cc < ${s.colLim}) { u = ${s.name}[o >> 3u]; }\n`;
+    if (s.G === E) {
+      body += `      if (rowOk && cc < ${s.colLim}) { u = ${s.name}[o >> ${lgE}u]; }\n`;
     } else if (s.G === 4) {
       body += `      if (rowOk && cc < ${s.colLim}) { let v = ${s.name}[o >> 2u]; u.x = v.x; u.y = v.y; }
       if (rowOk && cc + 4u < ${s.colLim}) { let v = ${s.name}[(o >> 2u) + 1u]; u.z = v.x; u.w = v.y; }\n`;
@@ -198,9 +226,10 @@ export function sgmatGemmWgsl(opts: SgmatOpts): string {
   const put = (s: Side, q: number, reg: string, buf: string): string => {
     const units = unitsOf(s);
     const guardUnit = q * r.wgSize + r.wgSize > units;
-    const idx = `(${buf}) * ${s.size}u + (l / ${s.perRow}u) * ${s.ld}u + (l % ${s.perRow}u) * 8u`; // in f16
+    const idx = `(${buf}) * ${s.size}u + (l / ${s.perRow}u) * ${s.ld}u + (l % ${s.perRow}u) * ${E}u`; // in elements
     let st: string;
-    if (V === 8) st = `${s.smem}[(${idx}) >> 3u] = ${reg};`;
+    if (V === E) st = `${s.smem}[(${idx}) >> ${lgE}u] = ${reg};`;
+    else if (i8) st = `let e = (${idx}) >> 2u; ${s.smem}[e] = ${reg}.x; ${s.smem}[e + 1u] = ${reg}.y; ${s.smem}[e + 2u] = ${reg}.z; ${s.smem}[e + 3u] = ${reg}.w;`;
     else if (V === 4) st = `let e = (${idx}) >> 2u; ${s.smem}[e] = bitcast<vec4<f16>>(${reg}.xy); ${s.smem}[e + 1u] = bitcast<vec4<f16>>(${reg}.zw);`;
     else {
       st = `let e = ${idx};`;
@@ -214,7 +243,7 @@ export function sgmatGemmWgsl(opts: SgmatOpts): string {
   const putAll = (buf: string) => [...Array(nA).keys()].map((q) => put(sideA, q, `ra${q}`, buf)).concat([...Array(nB).keys()].map((q) => put(sideB, q, `rb${q}`, buf))).join('\n    ');
 
   // ---- subgroup-matrix compute on one staged slice ----
-  // Offsets/strides of the matrix loads are in units of the staging element (V f16).
+  // Offsets/strides of the matrix loads are in units of the staging element (V operand elements).
   const u = (f16s: string) => (V === 1 ? f16s : `(${f16s}) / ${V}u`);
   const aOff = (i: number, kk: number) => r.transA
     ? `cur * ${r.aSize}u + ${kk * r.mmaK * r.ldA}u + wm + ${i * r.mmaM}u` // [k][m], col-major left
@@ -261,7 +290,23 @@ export function sgmatGemmWgsl(opts: SgmatOpts): string {
   let txi = (pid % gsz) / gm;`
     : `  let tyi = wid.y; let txi = wid.x;`;
 
-  const kLoop = r.doubleBuffer
+  const kLoop = r.diag === 'compute'
+    ? `  for (var t = 0u; t < tiles; t++) {
+    let cur = 0u;
+${compute}  }`
+    : r.prefetch
+    ? `  ${r.diag === 'nofetch' ? '' : fetchAll()}
+  for (var t = 0u; t < tiles; t++) {
+    let cur = 0u;
+    ${r.diag === 'noput' ? `if (K == 0xffffffffu) { ${putAll('0u')} }` : putAll('0u')}
+    ${r.diag === 'nobar' ? '' : 'workgroupBarrier();'}
+    if (t + 1u < tiles) {
+    k0 = (t + 1u) * ${r.tileK}u;
+    ${r.diag === 'nofetch' ? '' : fetchAll()}
+    }
+${compute}    ${r.diag === 'nobar' ? '' : 'workgroupBarrier();'}
+  }`
+    : r.doubleBuffer
     ? `  ${fetchAll()}
   ${putAll('0u')}
   workgroupBarrier();
@@ -286,16 +331,15 @@ ${compute}    if (more) {
 ${compute}    workgroupBarrier();
   }`;
 
-  return `enable f16;
-enable chromium_experimental_subgroup_matrix;
-// sgmat gemm ${r.transA ? 'T' : 'N'}${r.transB ? 'T' : 'N'} tile ${r.tileM}x${r.tileN}x${r.tileK}, ${r.sgM}x${r.sgN} subgroups of ${tm}x${tn} ${r.mmaM}x${r.mmaN}x${r.mmaK} tiles, vec ${r.vecA}/${r.vecB}, smem ${r.smem}, ${nbuf} buffer(s), ${r.bytes} B
+  return `${i8 ? '' : 'enable f16;\n'}enable chromium_experimental_subgroup_matrix;
+// sgmat ${ct} gemm ${r.transA ? 'T' : 'N'}${r.transB ? 'T' : 'N'} tile ${r.tileM}x${r.tileN}x${r.tileK}, ${r.sgM}x${r.sgN} subgroups of ${tm}x${tn} ${r.mmaM}x${r.mmaN}x${r.mmaK} tiles, vec ${r.vecA}/${r.vecB}, smem ${r.smem}, ${nbuf} buffer(s)${r.prefetch ? ' + register prefetch' : ''}, ${r.bytes} B
 ${PRELUDE}
 @group(0) @binding(1) var<storage, read> A: array<${GTYPE[r.vecA]}>;
 @group(0) @binding(2) var<storage, read> B: array<${GTYPE[r.vecB]}>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
+@group(0) @binding(3) var<storage, read_write> C: array<${rt}>;
 var<workgroup> As: array<${r.smem}, ${(nbuf * r.aSize) / V}>;
 var<workgroup> Bs: array<${r.smem}, ${(nbuf * r.bSize) / V}>;
-var<workgroup> Cs: array<f32, ${r.nsg * S}>;
+var<workgroup> Cs: array<${rt}, ${r.nsg * S}>;
 
 @compute @workgroup_size(${r.wgSize})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -362,15 +406,17 @@ export function castF16Grid(n: number, wg = 256, per = 1): [number, number, numb
  * bench/gemm-f16.ts): big 128×256 tiles of 2×4 subgroups, K-slices of 32 in one staging buffer —
  * 152 TFLOP/s for A·Bᵀ, 173 for Aᵀ·B (double-buffered 256×128/K16: 92 and 100; 64×128 of 2×2
  * subgroups: 43 and 41) — when there are enough of them to fill the device; 64×128 otherwise.
+ * Fetching the next slice into registers before the multiply-accumulates (prefetch) took the
+ * GEMMs alone from 148–158 / 166–197 to 156–162 / 196–198 TFLOP/s (bench/sgmat/gemm-rate.ts).
  */
-export const SGMAT_TILE: Omit<SgmatOpts, 'transA' | 'transB'> = { tileM: 128, tileN: 256, tileK: 32, sgM: 2, sgN: 4, doubleBuffer: false };
+export const SGMAT_TILE: Omit<SgmatOpts, 'transA' | 'transB'> = { tileM: 128, tileN: 256, tileK: 32, sgM: 2, sgN: 4, doubleBuffer: false, prefetch: true };
 export const SGMAT_TILE_SMALL: Omit<SgmatOpts, 'transA' | 'transB'> = { tileM: 64, tileN: 128, tileK: 32, sgM: 2, sgN: 2 };
 {
-  // GRILLY_SGMAT_TILE=tileM,tileN,tileK,sgM,sgN[,doubleBuffer 0|1[,swizzle]] overrides the big tile (bench/gemm-f16.ts sweeps it)
+  // GRILLY_SGMAT_TILE=tileM,tileN,tileK,sgM,sgN[,doubleBuffer 0|1[,swizzle[,prefetch 0|1]]] overrides the big tile (bench/gemm-f16.ts sweeps it)
   const env = typeof process !== 'undefined' ? process.env?.GRILLY_SGMAT_TILE : undefined;
   if (env) {
-    const [tileM, tileN, tileK, sgM, sgN, db = 1, swizzle = 0] = env.split(',').map(Number);
-    Object.assign(SGMAT_TILE, { tileM, tileN, tileK, sgM, sgN, doubleBuffer: db !== 0, swizzle });
+    const [tileM, tileN, tileK, sgM, sgN, db = 1, swizzle = 0, pf = 0] = env.split(',').map(Number);
+    Object.assign(SGMAT_TILE, { tileM, tileN, tileK, sgM, sgN, doubleBuffer: db !== 0, swizzle, prefetch: pf !== 0 && db === 0 });
   }
 }
 
@@ -413,7 +459,7 @@ export const sgmatKernel: Kernel<SgmatParams> = {
   name: 'gemm.f16',
   key: (p) => {
     const o = sgmatOpts(p);
-    return `${p.transA ? 'T' : 'N'}${p.transB ? 'T' : 'N'}|${o.vecA}${o.vecB}|${o.tileM}x${o.tileN}x${o.tileK}/${o.sgM}x${o.sgN}/${o.doubleBuffer === false ? 1 : 2}/${o.swizzle ?? 0}`;
+    return `${p.transA ? 'T' : 'N'}${p.transB ? 'T' : 'N'}|${o.vecA}${o.vecB}|${o.tileM}x${o.tileN}x${o.tileK}/${o.sgM}x${o.sgN}/${o.doubleBuffer === false ? (o.prefetch ? 'p' : 1) : 2}/${o.swizzle ?? 0}`;
   },
   cpu: () => {
     throw new Error('gemm.f16: the cpu backend has no f16 matmul (precision fp16 falls back to fp32 there)');
