@@ -133,6 +133,37 @@ for (const [label, M, N, K, transA, transB] of [['x·Wᵀ', 256, 512, 16384, fal
   console.log(`${label} ${M}×${N}×${K}, error / rms(C), max and rms: ${Object.entries(errs).map(([k, e]) => `${k} ${e.max.toExponential(2)} ${e.rms.toExponential(2)}`).join(' | ')}`);
   A.dispose(); B.dispose();
 }
+// ---- where the error comes from: operands exact in f16 (so every product is exact), growing K ----
+for (const K of [1024, 4096, 16384]) {
+  const M = 256, N = 512;
+  const aH = Float32Array.from({ length: M * K }, () => Math.floor(uni() * 1024) / 1024);
+  const bH = Float32Array.from({ length: N * K }, () => (Math.floor(uni() * 2048) - 1024) / 2 ** 17);
+  const A = g.tensor(aH, [M, K]), B = g.tensor(bH, [N, K]);
+  const ref = new Float64Array(M * N);
+  for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
+    let s = 0;
+    for (let k = 0; k < K; k++) s += aH[i * K + k]! * bH[j * K + k]!;
+    ref[i * N + j] = s;
+  }
+  const p = { M, N, K, batch: 1, strideA: 0, strideB: 0, transA: false, transB: true };
+  const saved = { ...gemmTuning };
+  Object.assign(gemmTuning, { rm: 16, rn: 8, bk: 16, unroll: true, splitTiles: 0 });
+  const fp32 = (await g.tidy(() => gemm('f16x3', A, B, p, [M, N])).data()) as Float32Array;
+  Object.assign(gemmTuning, saved);
+  const one = (await g.tidy(() => product(A, B, M, N, K, false, true, '0', '0')).data()) as Float32Array;
+  let rms = 0;
+  for (const v of ref) rms += v * v;
+  rms = Math.sqrt(rms / ref.length);
+  const err = (v: Float32Array) => {
+    let se = 0, bias = 0;
+    for (let i = 0; i < ref.length; i++) { const e = v[i]! - ref[i]!; se += e * e; bias += e * Math.sign(ref[i]!); }
+    return { rms: Math.sqrt(se / ref.length) / rms, bias: bias / ref.length / rms };
+  };
+  const e32 = err(fp32), e16 = err(one);
+  result[`accumulation K=${K}`] = { 'fp32 GEMM': e32, 'f16 product of f16-exact operands': e16 };
+  console.log(`operands exact in f16, x·Wᵀ ${M}×${N}×${K}: error / rms(C) fp32 GEMM ${e32.rms.toExponential(2)} (mean toward |C| ${e32.bias.toExponential(2)}), f16 tensor cores ${e16.rms.toExponential(2)} (${e16.bias.toExponential(2)})`);
+  A.dispose(); B.dispose();
+}
 // ---- speed on the ONB shapes (splits, GEMM over 3K and scaling included) ----
 const n = 16384, T = 8000;
 const X = g.rand([T, n]), W = g.rand([n, n]);
