@@ -407,7 +407,7 @@ export function castF16Grid(n: number, wg = 256, per = 1): [number, number, numb
  * 152 TFLOP/s for A·Bᵀ, 173 for Aᵀ·B (double-buffered 256×128/K16: 92 and 100; 64×128 of 2×2
  * subgroups: 43 and 41) — when there are enough of them to fill the device; 64×128 otherwise.
  * Fetching the next slice into registers before the multiply-accumulates (prefetch) took the
- * GEMMs alone from 148–158 / 166–197 to 156–162 / 196–198 TFLOP/s (bench/sgmat/gemm-rate.ts).
+ * GEMMs alone from 138–148 / 166–176 to 156–162 / 196–198 TFLOP/s (bench/sgmat/gemm-rate.ts).
  */
 export const SGMAT_TILE: Omit<SgmatOpts, 'transA' | 'transB'> = { tileM: 128, tileN: 256, tileK: 32, sgM: 2, sgN: 4, doubleBuffer: false, prefetch: true };
 export const SGMAT_TILE_SMALL: Omit<SgmatOpts, 'transA' | 'transB'> = { tileM: 64, tileN: 128, tileK: 32, sgM: 2, sgN: 2 };
