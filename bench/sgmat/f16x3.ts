@@ -2,7 +2,7 @@
 // 11 bits, exact in f16) and lo = v − hi (rounded to f16), after a power-of-two scale that puts the
 // largest |v| at 2¹⁴; one subgroup-matrix GEMM over 3K then sums hi·hi + hi·lo + lo·hi (the K blocks
 // of A are [hi, hi, lo], of B [hi, lo, hi]) and the result is scaled back. The split alone is
-// accurate to ≈ 2⁻²² (lavapipe and NVIDIA); what the product reaches is measured here against
+// accurate to ≈ 2⁻²² (checked first, on any adapter); what the product reaches is measured against
 // float64, next to grilly's fp32 GEMM and a single f16 product, then its speed on the ONB shapes.
 // Usage: tsx bench/sgmat/f16x3.ts [--out file.json]   (exits 0 saying so without the feature)
 import { writeFileSync } from 'node:fs';
@@ -87,6 +87,30 @@ function product(a: g.Tensor, b: g.Tensor, M: number, N: number, K: number, tran
 }
 
 const info = await g.init({ backend: 'webgpu' });
+const result: Record<string, unknown> = { date: new Date().toISOString(), device: info.summary };
+{
+  // The split alone (any adapter): hi + lo against v, relative.
+  const n = 1 << 16;
+  const xs = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.5 + (i % 7) * 1e-3);
+  const X = g.tensor(xs, [1, n]);
+  const am = max(abs(X));
+  const y = (await launch('f16x3', split, [X, am], [n], 'int32', { R: 1, L: n, kContig: true, pat: '01' }).data()) as Int32Array;
+  const half = (w: number) => {
+    const e = (w >> 10) & 31, m = w & 1023, v = e ? 2 ** (e - 15) * (1 + m / 1024) : 2 ** -14 * (m / 1024);
+    return w & 0x8000 ? -v : v;
+  };
+  const s = 2 ** (EXP - Math.ceil(Math.log2(Math.max(...xs.map(Math.abs)))));
+  let worst = 0;
+  for (let i = 0; i < n; i++) {
+    const hw = (y[i >> 1]! >>> (16 * (i & 1))) & 0xffff, lw = (y[(n + i) >> 1]! >>> (16 * (i & 1))) & 0xffff;
+    const v = xs[i]! * s;
+    if (v !== 0) worst = Math.max(worst, Math.abs(half(hw) + half(lw) - v) / Math.abs(v));
+  }
+  result.split = { worstRelative: worst };
+  console.log(`split: |hi + lo − v| / |v| ≤ ${worst.toExponential(2)} over ${n} values (2⁻²² = ${(2 ** -22).toExponential(2)})`);
+  X.dispose();
+  am.dispose();
+}
 if (!g.backendInfo().f16Matmul) {
   console.log(`f16x3: ${info.summary} has no f16 subgroup matrices; nothing to measure`);
   g.shutdown();
@@ -95,7 +119,6 @@ if (!g.backendInfo().f16Matmul) {
 let seed = 7;
 const uni = () => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return (seed + 0.5) / 2 ** 32; };
 const gauss = () => Math.sqrt(-2 * Math.log(uni())) * Math.cos(2 * Math.PI * uni());
-const result: Record<string, unknown> = { date: new Date().toISOString(), device: info.summary };
 // ---- accuracy: errors relative to the rms of C ----
 for (const [label, M, N, K, transA, transB] of [['x·Wᵀ', 256, 512, 16384, false, true], ['gᵀ·x', 256, 512, 8000, true, false]] as const) {
   // x ∈ [0, 1) as the ONB's input, W as nn.Linear initialises it, g Gaussian
