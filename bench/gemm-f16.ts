@@ -1,6 +1,7 @@
 // The fp16 matmul against fp32 on the Open Neuromorphic benchmark's GEMM shapes (forward A·Wᵀ and
 // weight gradient gᵀ·x, M = T·batch = 8000): TFLOP/s including the casts to f16.
-// Usage: [GRILLY_SGMAT_TILE=tileM,tileN,tileK,sgM,sgN] tsx bench/gemm-f16.ts [--n 16384] [--fp16-only]
+// Usage: [GRILLY_SGMAT_TILE=tileM,tileN,tileK,sgM,sgN[,doubleBuffer[,swizzle[,prefetch]]]] tsx bench/gemm-f16.ts [--n 16384] [--fp16-only]
+// (an override without the prefetch field gets no prefetch: the default big tile is 128,256,32,2,4,0,0,1)
 import * as g from '../src/index.js';
 import { gemm } from '../src/ops/matmul.js';
 import { timeSteps } from './snn.js';

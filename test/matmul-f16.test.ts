@@ -95,18 +95,35 @@ describe.each(BACKENDS)('matmul precision fp16 on %s', (backend) => {
     }
   });
 
+  // The two gradient layouts through the big prefetching tiles (≥ 264 tiles of 128×256): dA = dC·Bᵀ
+  // and dB = Aᵀ·dC with M = 2100, N = 4100 (ragged) and K = 72 (three K-slices, the last ragged).
+  test('gradients A·Bᵀ and Aᵀ·B on big tiles in fp16', async () => {
+    if (!grilly.backendInfo().f16Matmul) return; // the fp32 kernels are tested in ops.test.ts
+    grilly.setMatmulPrecision('fp16');
+    const a = randArray([2100, 4100], 21), b = randArray([4100, 72], 22), gy = randArray([2100, 72], 23);
+    const at = T(a, { requiresGrad: true });
+    grilly.matmul(at, T(b)).backward(T(gy));
+    expectClose(await at.grad!.data(), R.matmul(f16(gy), R.transpose(f16(b))).data, tol(72), 'dA = dC·Bᵀ');
+    const a2 = randArray([72, 2100], 24), b2 = randArray([2100, 4100], 25), gy2 = randArray([72, 4100], 26);
+    const bt = T(b2, { requiresGrad: true });
+    grilly.matmul(T(a2), bt).backward(T(gy2));
+    expectClose(await bt.grad!.data(), R.matmul(R.transpose(f16(a2)), f16(gy2)).data, tol(72), 'dB = Aᵀ·dC');
+  });
+
   // The generator's i8 → i32 GEMM (bench/sgmat/gemm-rate.ts): exact integer products, all four
-  // layouts, one staging buffer with and without the register prefetch, a ragged tile edge and an
-  // odd number of K-slices. Without the feature only the generator's checks run.
+  // layouts, one staging buffer with and without the register prefetch, ragged tile edges in M, N
+  // and K. Without an i8 16×16×32 config only the generator's checks run.
   test('i8 subgroup-matrix GEMM equals the integer product', async () => {
     expect(() => sgmatGemmWgsl({ elem: 'i8', transA: false, transB: false, tileM: 128, tileN: 256, vecA: 8 })).toThrow(/16 bytes/);
     expect(() => sgmatGemmWgsl({ transA: false, transB: false, tileM: 128, tileN: 256, prefetch: true })).toThrow(/prefetch is for one staging buffer/);
     expect(() => sgmatGemmWgsl({ transA: false, transB: false, tileM: 128, tileN: 256, doubleBuffer: false, diag: 'nobar' })).toThrow(/needs prefetch/);
-    if (!grilly.backendInfo().f16Matmul) return;
+    expect(() => sgmatGemmWgsl({ transA: false, transB: false, tileM: 128, tileN: 256, vecB: 16 })).toThrow(/at most 8/);
+    const i8 = (grilly.backendInfo().subgroupMatrixConfigs ?? []).some((c) => c.componentType === 'i8' && c.resultComponentType === 'i32' && c.M === 16 && c.N === 16 && c.K === 32);
+    if (!i8) return;
     let seed = 99;
     const words = (n: number) => Int32Array.from({ length: n }, () => (seed = (Math.imul(seed, 1664525) + 1013904223) | 0));
     const byte = (a: Int32Array, e: number) => (a[e >> 2]! << (24 - 8 * (e & 3))) >> 24;
-    const [M, N, K] = [208, 320, 224]; // M, N: ragged against 128×256 tiles; K: 3.5 slices of 64
+    const [M, N, K] = [208, 320, 224]; // ragged against 128×256 tiles and K-slices of 64 (3.5 of them)
     for (const prefetch of [false, true]) for (const [ta, tb] of [[false, true], [true, false], [false, false], [true, true]] as const) {
       const o: SgmatOpts = { elem: 'i8', transA: ta, transB: tb, tileM: 128, tileN: 256, doubleBuffer: false, prefetch };
       const k: Kernel<null> = {

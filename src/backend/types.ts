@@ -101,6 +101,8 @@ export interface BackendInfo {
   features: string[];
   /** f16 × f16 → f32 16×16×16 subgroup matrices (tensor cores) for setMatmulPrecision('fp16'). */
   f16Matmul?: boolean;
+  /** The subgroup-matrix shapes and types the device offers (webgpu with the feature; else empty or absent). */
+  subgroupMatrixConfigs?: { componentType: string; resultComponentType: string; M: number; N: number; K: number }[];
 }
 
 export interface Backend {

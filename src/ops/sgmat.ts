@@ -1,10 +1,11 @@
 // Reduced-precision matmul (grilly.setMatmulPrecision('fp16')): f16 inputs, f32 accumulation on
 // tensor cores through Dawn's experimental subgroup matrices (chromium-experimental-subgroup-matrix,
-// Vulkan cooperative matrices on NVIDIA). The generator also writes i8 → i32 GEMMs (exact integer
-// products; bench/sgmat/gemm-rate.ts measures them for the fp32-on-tensor-cores question). The operands are cast to f16 (packed two per u32 word)
+// Vulkan cooperative matrices on NVIDIA). The operands are cast to f16 (packed two per u32 word)
 // by one kernel each, then a GEMM whose subgroups each multiply-accumulate a block of 16×16 result
-// tiles from K-slices staged in workgroup memory (double-buffered). Where the adapter lacks the
-// feature (lavapipe, most browsers today), matmuls stay fp32 and setMatmulPrecision says so.
+// tiles from K-slices staged in workgroup memory (big tiles: one buffer, the next slice prefetched
+// into registers; small tiles: two buffers). Where the adapter lacks the feature (lavapipe, most
+// browsers today), matmuls stay fp32 and setMatmulPrecision says so. The generator also writes
+// i8 → i32 GEMMs (exact integer products), which only bench/sgmat/gemm-rate.ts uses.
 //
 // WGSL surface (Dawn/Tint of the webgpu npm package 0.6.2):
 //   subgroup_matrix_left<f16, K, M>, subgroup_matrix_right<f16, N, K>, subgroup_matrix_result<f32, N, M>
@@ -36,7 +37,7 @@ export interface SgmatOpts {
   sgN?: number;
   /** Subgroup size the kernel is laid out for (NVIDIA: 32). */
   subgroupSize?: number;
-  /** Subgroup-matrix shape (must be an f16→f32 config in adapter.info.subgroupMatrixConfigs). */
+  /** Subgroup-matrix shape (must be a config of the element type in adapter.info.subgroupMatrixConfigs). */
   mmaM?: number;
   mmaN?: number;
   mmaK?: number;
@@ -83,7 +84,7 @@ interface Resolved extends Required<SgmatOpts> {
   ldB: number;
   aRows: number; // staged rows of the A slice
   bRows: number;
-  aSize: number; // f16 elements of one A staging buffer
+  aSize: number; // operand elements of one A staging buffer
   bSize: number;
   V: number; // operand elements per smem element
   E: number; // operand elements per 16-byte unit (8 f16, 16 i8)
@@ -103,6 +104,7 @@ function resolve(o: SgmatOpts): Resolved {
   const V = i8 ? (r.smem === 'u32' ? 4 : r.smem === 'vec4<u32>' ? 16 : fail("i8 needs smem 'vec4<u32>' or 'u32'"))
     : r.smem === 'f16' ? 1 : r.smem === 'vec4<f16>' ? 4 : r.smem === 'vec4<u32>' ? 8 : fail("f16 needs smem 'f16', 'vec4<f16>' or 'vec4<u32>'");
   if (i8 && (r.vecA !== 16 || r.vecB !== 16)) fail('i8 operands need rows (and batch strides) in multiples of 16 bytes (vec 16)');
+  if (!i8 && (r.vecA > 8 || r.vecB > 8)) fail('f16 loads are at most 8 elements (vec 8)');
   if (r.syntax === 'bool' && r.smem !== 'f16') fail("syntax 'bool' needs smem 'f16'");
   const nsg = r.sgM * r.sgN;
   const wsM = r.tileM / r.sgM, wsN = r.tileN / r.sgN;

@@ -609,6 +609,13 @@ export async function createWebGPUBackend(opts: WebGPUOptions & { flags?: string
   const name = (ai.device || ai.description || ai.vendor || 'unknown').replace(/-+$/, '');
   const limits: Record<string, number> = {};
   for (const k of [...WANTED_LIMITS, 'minUniformBufferOffsetAlignment', 'minStorageBufferOffsetAlignment'] as const) limits[k] = (device.limits as unknown as Record<string, number>)[k]!;
+  // (Dawn's config objects expose their fields as getters: a spread would copy nothing)
+  const hasMatrices = device.features.has('chromium-experimental-subgroup-matrix' as GPUFeatureName);
+  const configs = hasMatrices
+    ? ((ai as unknown as { subgroupMatrixConfigs?: MatrixConfig[] }).subgroupMatrixConfigs ?? []).map((c) => ({
+        componentType: c.componentType, resultComponentType: c.resultComponentType, M: c.M, N: c.N, K: c.K,
+      }))
+    : [];
   const info: BackendInfo = {
     backend: 'webgpu',
     api,
@@ -618,13 +625,12 @@ export async function createWebGPUBackend(opts: WebGPUOptions & { flags?: string
     summary: `webgpu · ${api} · ${name}`,
     limits,
     features: [...device.features].sort(),
+    subgroupMatrixConfigs: configs,
     f16Matmul:
-      device.features.has('chromium-experimental-subgroup-matrix' as GPUFeatureName) &&
+      hasMatrices &&
       device.features.has('shader-f16') &&
       device.features.has('subgroups') &&
-      ((ai as unknown as { subgroupMatrixConfigs?: MatrixConfig[] }).subgroupMatrixConfigs ?? []).some(
-        (c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && c.M === 16 && c.N === 16 && c.K === 16,
-      ),
+      configs.some((c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && c.M === 16 && c.N === 16 && c.K === 16),
   };
   return { backend: new WebGPUBackend(device, info, opts) };
 }
