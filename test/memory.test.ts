@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import * as g from '../src/index.js';
 import { BACKENDS, useBackend } from './helpers.js';
 import { soak } from '../bench/soak.js';
+import { GC_STEP, collectGarbage } from '../src/tensor/lifetime.js';
 
 describe.each(BACKENDS)('memory on %s', (backend) => {
   useBackend(backend);
@@ -104,7 +105,20 @@ describe.each(BACKENDS)('memory on %s', (backend) => {
   });
 
   it('holds memory flat over the example training loop, which disposes nothing', async () => {
+    // What the loop drops comes back when V8 collects it; grilly forces a collection before the
+    // pool grows once GC_STEP bytes were allocated since the last one. So the memory taken from the
+    // device may float up to one step above the warm-up peak (when V8 happened not to collect on
+    // its own for a while), but no further; a short run on lavapipe did float by 64 MiB once.
+    const collected = await collectGarbage();
+    const start = g.memory().bytesInUse;
     const r = await soak(backend === 'webgpu' ? 200 : 150, 32);
-    expect(r.flat, JSON.stringify({ warm: r.warmupAllocated, max: r.maxAfterWarmup })).toBe(true);
+    const info = JSON.stringify({ warm: r.warmupAllocated, max: r.maxAfterWarmup });
+    expect(r.maxAfterWarmup <= r.warmupAllocated * 1.05 + GC_STEP, info).toBe(true);
+    // Nothing leaks: once the loop's model and tensors are unreachable and collected, the memory in
+    // use is what it was before (a tensor kept per step, by the loop or inside grilly, would show).
+    if (collected) {
+      await collectGarbage();
+      expect(g.memory().bytesInUse - start, info).toBeLessThanOrEqual(0);
+    }
   });
 });

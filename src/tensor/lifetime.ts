@@ -117,7 +117,8 @@ export function disposedError(what: string, op: string): StateError {
 // allocations the pool serves never pays for a collection (a full GC costs milliseconds).
 let gcFn: (() => void) | null | undefined;
 let lastGcBytes = 0;
-const GC_STEP = 64 * 2 ** 20;
+/** Bytes allocated between forced collections at most (so device memory may float by about this much). */
+export const GC_STEP = 64 * 2 ** 20;
 
 /** Loads a callable gc() in Node (the flag can be set at run time); null elsewhere. */
 export async function setupGc(): Promise<void> {
@@ -138,6 +139,20 @@ export async function setupGc(): Promise<void> {
   } catch {
     gcFn = null;
   }
+}
+
+/**
+ * @internal (tests, benches) Collects now where Node allows it and lets the finalizers run, so
+ * memory in use counts only what is still reachable. Returns false where no gc() could be loaded.
+ */
+export async function collectGarbage(): Promise<boolean> {
+  if (!gcFn) return false;
+  for (let i = 0; i < 2; i++) {
+    gcFn();
+    finalizer.cleanupSome?.();
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  return true;
 }
 
 /**
