@@ -6,9 +6,8 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import * as grilly from '../src/index.js';
 import * as R from './ref.js';
 import type { Ref } from './ref.js';
-import { roundF16, sgmatGemmWgsl, sgmatGrid, type SgmatOpts } from '../src/ops/sgmat.js';
+import { roundF16, sgmatGemmWgsl, sgmatVariantKernel, type SgmatOpts } from '../src/ops/sgmat.js';
 import { launch } from '../src/ops/kernel.js';
-import type { Kernel } from '../src/backend/types.js';
 import { BACKENDS, T, expectClose, expectExact, randArray, useBackend } from './helpers.js';
 
 const f16 = (r: Ref): Ref => ({ ...r, data: Float64Array.from(r.data, roundF16) });
@@ -126,13 +125,8 @@ describe.each(BACKENDS)('matmul precision fp16 on %s', (backend) => {
     const [M, N, K] = [208, 320, 224]; // ragged against 128×256 tiles and K-slices of 64 (3.5 of them)
     for (const prefetch of [false, true]) for (const [ta, tb] of [[false, true], [true, false], [false, false], [true, true]] as const) {
       const o: SgmatOpts = { elem: 'i8', transA: ta, transB: tb, tileM: 128, tileN: 256, doubleBuffer: false, prefetch };
-      const k: Kernel<null> = {
-        name: 'gemm.i8.test', key: () => JSON.stringify(o), cpu: () => { throw new Error('no cpu'); },
-        wgsl: () => sgmatGemmWgsl(o), grid: () => sgmatGrid(o, M, N, 1),
-        uniforms: (_p, u) => void u.u32(M).u32(N).u32(K).u32(0).u32(0).u32(0),
-      };
       const a = words((M * K) / 4), b = words((N * K) / 4);
-      const c = (await launch('i8', k, [grilly.tensor(a, [a.length], { dtype: 'int32' }), grilly.tensor(b, [b.length], { dtype: 'int32' })], [M * N], 'int32', null).data()) as Int32Array;
+      const c = (await launch('i8', sgmatVariantKernel(o), [grilly.tensor(a, [a.length], { dtype: 'int32' }), grilly.tensor(b, [b.length], { dtype: 'int32' })], [M * N], 'int32', { M, N, K }).data()) as Int32Array;
       const want = new Int32Array(M * N);
       for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
         let s = 0;

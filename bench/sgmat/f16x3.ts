@@ -12,7 +12,7 @@ import { gemm, gemmTuning } from '../../src/ops/matmul.js';
 import { abs } from '../../src/ops/elementwise.js';
 import { max } from '../../src/ops/reduce.js';
 import type { Kernel } from '../../src/backend/types.js';
-import { SGMAT_TILE, sgmatGemmWgsl, sgmatGrid, type SgmatOpts } from '../../src/ops/sgmat.js';
+import { SGMAT_TILE, sgmatVariantKernel } from '../../src/ops/sgmat.js';
 import { timeSteps } from '../snn.js';
 
 const EXP = 14; // the largest |v| is scaled to [2¹³, 2¹⁴]
@@ -66,20 +66,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   grid: (p) => grid(p.n / 4),
   uniforms: (p, u) => void u.u32(p.n),
 };
-interface GP { M: number; N: number; K: number }
-const gemmK = (o: SgmatOpts): Kernel<GP> => ({
-  name: 'gemm.f16x3', key: () => JSON.stringify(o),
-  cpu: () => { throw new Error('f16x3: no cpu kernel'); },
-  wgsl: () => sgmatGemmWgsl(o), grid: (p) => sgmatGrid(o, p.M, p.N, 1),
-  uniforms: (p, u) => void u.u32(p.M).u32(p.N).u32(p.K).u32(0).u32(0).u32(0),
-});
 /** op(A)·op(B) from f16 blocks: a is [M][K] or, transA, [K][M]; b is [N][K] (transB) or [K][N]. */
 function product(a: g.Tensor, b: g.Tensor, M: number, N: number, K: number, transA: boolean, transB: boolean, patA: string, patB: string): g.Tensor {
   const nb = patA.length;
   const am = max(abs(a)), bm = max(abs(b));
   const ac = launch('f16x3', split, [a, am], [(nb * M * K) / 2], 'int32', transA ? { R: K, L: M, kContig: false, pat: patA } : { R: M, L: K, kContig: true, pat: patA });
   const bc = launch('f16x3', split, [b, bm], [(nb * N * K) / 2], 'int32', transB ? { R: N, L: K, kContig: true, pat: patB } : { R: K, L: N, kContig: false, pat: patB });
-  const c = launch('f16x3', gemmK({ ...SGMAT_TILE, transA, transB, vecA: 8, vecB: 8 }), [ac, bc], [M, N], 'float32', { M, N, K: nb * K });
+  const c = launch('f16x3', sgmatVariantKernel({ ...SGMAT_TILE, transA, transB, vecA: 8, vecB: 8 }), [ac, bc], [M, N], 'float32', { M, N, K: nb * K });
   ac.dispose(); bc.dispose();
   launchInto('f16x3', unscale, [am, bm], [c], { n: M * N });
   am.dispose(); bm.dispose();

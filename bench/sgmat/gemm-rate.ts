@@ -7,8 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import * as g from '../../src/index.js';
 import { launch } from '../../src/ops/kernel.js';
-import type { Kernel } from '../../src/backend/types.js';
-import { sgmatGemmWgsl, sgmatGrid, type SgmatOpts } from '../../src/ops/sgmat.js';
+import { sgmatVariantKernel, type SgmatOpts } from '../../src/ops/sgmat.js';
 import { timeSteps } from '../snn.js';
 
 const argv = process.argv.slice(2);
@@ -28,15 +27,6 @@ const VARIANTS: Record<string, Variant> = {
 };
 const names = arg('--variants')?.split(',') ?? Object.keys(VARIANTS);
 
-interface P { M: number; N: number; K: number }
-const kernel = (o: SgmatOpts): Kernel<P> => ({
-  name: `gemm.${o.elem ?? 'f16'}.bench`,
-  key: () => JSON.stringify(o),
-  cpu: () => { throw new Error('gemm-rate: no cpu kernel'); },
-  wgsl: () => sgmatGemmWgsl(o),
-  grid: (p) => sgmatGrid(o, p.M, p.N, 1),
-  uniforms: (p, u) => void u.u32(p.M).u32(p.N).u32(p.K).u32(0).u32(0).u32(0),
-});
 
 const info = await g.init({ backend: 'webgpu' });
 if (!g.backendInfo().f16Matmul) {
@@ -72,7 +62,7 @@ async function measure(name: string, v: Variant): Promise<void> {
     for (const [M, N, K] of [[208, 320, 224], [256, 512, 512]] as const) for (const [ta, tb] of [[false, true], [true, false], [false, false], [true, true]] as const) {
       const a = words((M * K) / 4), b = words((N * K) / 4);
       const A = g.tensor(a, [a.length], { dtype: 'int32' }), B = g.tensor(b, [b.length], { dtype: 'int32' });
-      const C = launch('gemm-rate', kernel({ ...v, transA: ta, transB: tb }), [A, B], [M * N], 'int32', { M, N, K });
+      const C = launch('gemm-rate', sgmatVariantKernel({ ...v, transA: ta, transB: tb }), [A, B], [M * N], 'int32', { M, N, K });
       const c = (await C.data()) as Int32Array;
       for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
         let s = 0;
@@ -89,7 +79,7 @@ async function measure(name: string, v: Variant): Promise<void> {
   const W = g.tensor(words((n * n * eb) / 4, mask), [(n * n * eb) / 4], { dtype: 'int32' });
   const rate: number[] = [];
   for (const [M, N, K, ta, tb, a, b] of [[T, n, n, false, true, X, W], [n, n, T, true, false, X, X]] as const) {
-    const k = kernel({ ...v, transA: ta, transB: tb });
+    const k = sgmatVariantKernel({ ...v, transA: ta, transB: tb });
     const ms = await timeSteps(2, 3, () => g.tidy(() => void launch('gemm-rate', k, [a, b], [M * N], i8 ? 'int32' : 'float32', { M, N, K })));
     rate.push((2 * M * N * K) / ms / 1e9);
   }

@@ -456,6 +456,21 @@ function sgmatOpts(p: SgmatParams): SgmatOpts {
   };
 }
 
+/**
+ * One generated variant run as given, batch 1 (benches and tests: bench/sgmat, the i8 test).
+ * A and B are packed operands (f16 or i8 words); C is f32, or i32 for i8.
+ */
+export function sgmatVariantKernel(o: SgmatOpts): Kernel<{ M: number; N: number; K: number }> {
+  return {
+    name: `gemm.${o.elem ?? 'f16'}.variant`,
+    key: () => JSON.stringify(o),
+    cpu: () => { throw new Error(`gemm.${o.elem ?? 'f16'}.variant: no cpu kernel (subgroup matrices only)`); },
+    wgsl: () => sgmatGemmWgsl(o),
+    grid: (p) => sgmatGrid(o, p.M, p.N, 1),
+    uniforms: (p, u) => void u.u32(p.M).u32(p.N).u32(p.K).u32(0).u32(0).u32(0),
+  };
+}
+
 /** C (f32) = op(A)·op(B) with A and B already f16 (packed). */
 export const sgmatKernel: Kernel<SgmatParams> = {
   name: 'gemm.f16',
