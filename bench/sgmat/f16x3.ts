@@ -8,12 +8,13 @@
 import { writeFileSync } from 'node:fs';
 import * as g from '../../src/index.js';
 import { launch, launchInto, PRELUDE } from '../../src/ops/kernel.js';
-import { gemm, gemmTuning } from '../../src/ops/matmul.js';
+import { gemm } from '../../src/ops/matmul.js';
 import { abs } from '../../src/ops/elementwise.js';
 import { max } from '../../src/ops/reduce.js';
 import type { Kernel } from '../../src/backend/types.js';
 import { SGMAT_TILE, sgmatVariantKernel } from '../../src/ops/sgmat.js';
 import { timeSteps } from '../snn.js';
+import { errStats, lcg, onbCases, onbFp32 } from './onb-operands.js';
 
 const EXP = 14; // the largest |v| is scaled to [2¹³, 2¹⁴]
 const grid = (words: number): [number, number, number] => {
@@ -109,44 +110,22 @@ if (!g.backendInfo().f16Matmul) {
   g.shutdown();
   process.exit(0);
 }
-let seed = 7;
-const uni = () => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return (seed + 0.5) / 2 ** 32; };
-const gauss = () => Math.sqrt(-2 * Math.log(uni())) * Math.cos(2 * Math.PI * uni());
+const rng = lcg(7);
+const { uni } = rng;
 // ---- accuracy: errors relative to the rms of C ----
-for (const [label, M, N, K, transA, transB] of [['x·Wᵀ', 256, 512, 16384, false, true], ['gᵀ·x', 256, 512, 8000, true, false]] as const) {
-  // x ∈ [0, 1) as the ONB's input, W as nn.Linear initialises it, g Gaussian
-  const aH = Float32Array.from({ length: M * K }, transA ? () => gauss() * 0.05 : uni);
-  const bH = Float32Array.from({ length: N * K }, transB ? () => (uni() * 2 - 1) / Math.sqrt(K) : uni);
+for (const { label, M, N, K, transA, transB, aH, bH, ref } of onbCases(rng)) {
   const A = g.tensor(aH, transA ? [K, M] : [M, K]), B = g.tensor(bH, transB ? [N, K] : [K, N]);
-  const ref = new Float64Array(M * N);
-  for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
-    let s = 0;
-    for (let k = 0; k < K; k++) s += aH[transA ? k * M + i : i * K + k]! * bH[transB ? j * K + k : k * N + j]!;
-    ref[i * N + j] = s;
-  }
-  const p = { M, N, K, batch: 1, strideA: 0, strideB: 0, transA, transB };
-  // the fp32 kernel the ONB shapes take (wide tiles, whole K: no split at this small size either)
-  const saved = { ...gemmTuning };
-  Object.assign(gemmTuning, { rm: 16, rn: 8, bk: 16, unroll: true, splitTiles: 0 });
-  const fp32 = (await g.tidy(() => gemm('f16x3', A, B, p, [M, N])).data()) as Float32Array;
-  Object.assign(gemmTuning, saved);
   const outs: Record<string, ArrayLike<number>> = {
-    'fp32 GEMM': fp32,
+    'fp32 GEMM': await onbFp32(A, B, { M, N, K, transA, transB }),
     'three f16 products': (await g.tidy(() => product(A, B, M, N, K, transA, transB, '001', '010')).data()) as Float32Array,
     'one f16 product': (await g.tidy(() => product(A, B, M, N, K, transA, transB, '0', '0')).data()) as Float32Array,
     'exact, rounded to f32': Float32Array.from(ref),
   };
-  let rms = 0;
-  for (const v of ref) rms += v * v;
-  rms = Math.sqrt(rms / ref.length);
   const errs: Record<string, { max: number; rms: number }> = {};
-  for (const [k, v] of Object.entries(outs)) {
-    let mx = 0, se = 0;
-    for (let i = 0; i < ref.length; i++) { const e = Math.abs(v[i]! - ref[i]!); mx = Math.max(mx, e); se += e * e; }
-    errs[k] = { max: mx / rms, rms: Math.sqrt(se / ref.length) / rms };
-  }
-  result[`accuracy ${label} ${M}×${N}×${K}`] = errs;
-  console.log(`${label} ${M}×${N}×${K}, error / rms(C), max and rms: ${Object.entries(errs).map(([k, e]) => `${k} ${e.max.toExponential(2)} ${e.rms.toExponential(2)}`).join(' | ')}`);
+  for (const [k, v] of Object.entries(outs)) { const e = errStats(ref, v); errs[k] = { max: e.max, rms: e.rms }; }
+  const name = label === 'xWt' ? 'x·Wᵀ' : 'gᵀ·x';
+  result[`accuracy ${name} ${M}×${N}×${K}`] = errs;
+  console.log(`${name} ${M}×${N}×${K}, error / rms(C), max and rms: ${Object.entries(errs).map(([k, e]) => `${k} ${e.max.toExponential(2)} ${e.rms.toExponential(2)}`).join(' | ')}`);
   A.dispose(); B.dispose();
 }
 // ---- where the error comes from: operands exact in f16 (so every product is exact), growing K ----
@@ -161,20 +140,9 @@ for (const K of [1024, 4096, 16384]) {
     for (let k = 0; k < K; k++) s += aH[i * K + k]! * bH[j * K + k]!;
     ref[i * N + j] = s;
   }
-  const p = { M, N, K, batch: 1, strideA: 0, strideB: 0, transA: false, transB: true };
-  const saved = { ...gemmTuning };
-  Object.assign(gemmTuning, { rm: 16, rn: 8, bk: 16, unroll: true, splitTiles: 0 });
-  const fp32 = (await g.tidy(() => gemm('f16x3', A, B, p, [M, N])).data()) as Float32Array;
-  Object.assign(gemmTuning, saved);
+  const fp32 = await onbFp32(A, B, { M, N, K, transA: false, transB: true });
   const one = (await g.tidy(() => product(A, B, M, N, K, false, true, '0', '0')).data()) as Float32Array;
-  let rms = 0;
-  for (const v of ref) rms += v * v;
-  rms = Math.sqrt(rms / ref.length);
-  const err = (v: Float32Array) => {
-    let se = 0, bias = 0;
-    for (let i = 0; i < ref.length; i++) { const e = v[i]! - ref[i]!; se += e * e; bias += e * Math.sign(ref[i]!); }
-    return { rms: Math.sqrt(se / ref.length) / rms, bias: bias / ref.length / rms };
-  };
+  const err = (v: Float32Array) => { const e = errStats(ref, v); return { rms: e.rms, bias: e.bias }; };
   const e32 = err(fp32), e16 = err(one);
   result[`accumulation K=${K}`] = { 'fp32 GEMM': e32, 'f16 product of f16-exact operands': e16 };
   console.log(`operands exact in f16, x·Wᵀ ${M}×${N}×${K}: error / rms(C) fp32 GEMM ${e32.rms.toExponential(2)} (mean toward |C| ${e32.bias.toExponential(2)}), f16 tensor cores ${e16.rms.toExponential(2)} (${e16.bias.toExponential(2)})`);

@@ -6,7 +6,8 @@
 // Usage: tsx bench/sgmat/x3.ts [--out file.json] [--dump dir] [--quick]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as g from '../../src/index.js';
-import { gemm, gemmTuning } from '../../src/ops/matmul.js';
+import { gemm } from '../../src/ops/matmul.js';
+import { errStats, lcg, onbCases, onbFp32, type ErrStats } from './onb-operands.js';
 import { gemmF16x3, SGMAT3_TILE, type Sgmat3Opts } from './x3-kernel.js';
 import { timeSteps } from '../snn.js';
 
@@ -19,9 +20,7 @@ if (!g.backendInfo().f16Matmul) {
   g.shutdown();
   process.exit(0);
 }
-let seed = 7;
-const uni = () => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return (seed + 0.5) / 2 ** 32; };
-const gauss = () => Math.sqrt(-2 * Math.log(uni())) * Math.cos(2 * Math.PI * uni());
+const { uni, gauss } = lcg(11); // the exactness cases (the accuracy cases draw their own, as f16x3.ts)
 const at = (h: Float32Array, trans: boolean, rows: number, cols: number, i: number, k: number) => h[trans ? k * rows + i : i * cols + k]!;
 
 const quick = argv.includes('--quick');
@@ -62,36 +61,16 @@ for (const [tn, tile] of Object.entries(tiles)) for (const [transA, transB] of [
 const dump = arg('--dump');
 if (dump) mkdirSync(dump, { recursive: true });
 const chunks = [128, 256, 512, 1024, 2048, 4096, 1 << 20];
-for (const [label, M, N, K, transA, transB] of [['xWt', 256, 512, 16384, false, true], ['gtx', 256, 512, 8000, true, false]] as const) {
-  const aH = Float32Array.from({ length: M * K }, transA ? () => gauss() * 0.05 : uni);
-  const bH = Float32Array.from({ length: N * K }, transB ? () => (uni() * 2 - 1) / Math.sqrt(K) : uni);
+for (const { label, M, N, K, transA, transB, aH, bH, ref } of onbCases()) {
   const A = g.tensor(aH, transA ? [K, M] : [M, K]), B = g.tensor(bH, transB ? [N, K] : [K, N]);
-  const ref = new Float64Array(M * N);
-  for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
-    let s = 0;
-    for (let k = 0; k < K; k++) s += aH[transA ? k * M + i : i * K + k]! * bH[transB ? j * K + k : k * N + j]!;
-    ref[i * N + j] = s;
-  }
   if (dump) {
     writeFileSync(`${dump}/${label}.a.f32`, aH);
     writeFileSync(`${dump}/${label}.b.f32`, bH);
     writeFileSync(`${dump}/${label}.ref.f64`, ref);
     writeFileSync(`${dump}/${label}.json`, JSON.stringify({ M, N, K, transA, transB }));
   }
-  let rms = 0;
-  for (const v of ref) rms += v * v;
-  rms = Math.sqrt(rms / ref.length);
-  const err = (v: ArrayLike<number>) => {
-    let mx = 0, se = 0, bias = 0;
-    for (let i = 0; i < ref.length; i++) { const e = v[i]! - ref[i]!; mx = Math.max(mx, Math.abs(e)); se += e * e; bias += e * Math.sign(ref[i]!); }
-    return { max: mx / rms, rms: Math.sqrt(se / ref.length) / rms, bias: bias / ref.length / rms };
-  };
-  const saved = { ...gemmTuning };
-  Object.assign(gemmTuning, { rm: 16, rn: 8, bk: 16, unroll: true, splitTiles: 0 }); // the ONB kernel
-  const errs: Record<string, ReturnType<typeof err>> = {
-    'fp32 GEMM': err((await g.tidy(() => gemm('x3', A, B, { M, N, K, batch: 1, strideA: 0, strideB: 0, transA, transB }, [M, N])).data()) as Float32Array),
-  };
-  Object.assign(gemmTuning, saved);
+  const err = (v: ArrayLike<number>) => errStats(ref, v);
+  const errs: Record<string, ErrStats> = { 'fp32 GEMM': err(await onbFp32(A, B, { M, N, K, transA, transB })) };
   for (const ch of chunks) errs[`x3 chunk ${ch >= K ? 'K' : ch}`] = err((await g.tidy(() => gemmF16x3('x3', A, B, { M, N, K, transA, transB }, [M, N], ch)).data()) as Float32Array);
   errs['exact rounded to f32'] = err(Float32Array.from(ref));
   result[`accuracy ${label} ${M}×${N}×${K}`] = errs;
