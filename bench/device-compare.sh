@@ -13,8 +13,10 @@ echo "== grilly fp32"
 tsx bench/run.ts --suite snn $quick --commit "$commit" --out "$out/grilly.json" 2>&1 | grep -v '^Warning'
 echo "== grilly fp16 (onb)"
 GRILLY_MATMUL_PRECISION=fp16 tsx bench/run.ts --suite onb $quick --commit "$commit" --out "$out/grilly-fp16.json" 2>&1 | grep -v '^Warning'
+echo "== grilly fp16x3 (onb)"
+GRILLY_MATMUL_PRECISION=fp16x3 tsx bench/run.ts --suite onb $quick --commit "$commit" --out "$out/grilly-fp16x3.json" 2>&1 | grep -v '^Warning'
 echo "== SpikingJelly"
 PYTHONPATH=vendor python3 bench/sj/bench_sj.py --out "$out/sj.json" $quick
 echo "== ratios (grilly ÷ SpikingJelly's best backend)"
-tsx bench/ratios.ts "$out/grilly.json" "$out/sj.json" "$out/grilly-fp16.json" --out "$out/ratios.json" | tee "$out/ratios.txt"
-tsx bench/ratios.ts "$out/grilly.json" "$out/sj.json" "$out/grilly-fp16.json" --md > "$out/ratios.md"
+tsx bench/ratios.ts "$out/grilly.json" "$out/sj.json" "$out/grilly-fp16.json" "$out/grilly-fp16x3.json" --out "$out/ratios.json" | tee "$out/ratios.txt"
+tsx bench/ratios.ts "$out/grilly.json" "$out/sj.json" "$out/grilly-fp16.json" "$out/grilly-fp16x3.json" --md > "$out/ratios.md"

@@ -1,5 +1,5 @@
 // Joins grilly's and SpikingJelly's results from one device run into the ratio table of issue 7.
-// Usage: tsx bench/ratios.ts grilly.json sj.json [grilly-fp16.json] [--out ratios.json] [--md]
+// Usage: tsx bench/ratios.ts grilly.json sj.json [grilly-fp16.json [grilly-fp16x3.json]] [--out ratios.json] [--md]
 import { readFileSync, writeFileSync } from 'node:fs';
 
 interface GRow { workload: string; size: string; ms: number; peakBytes: number }
@@ -13,8 +13,10 @@ const files = args.filter((a) => !a.startsWith('--'));
 const grilly = JSON.parse(readFileSync(files[0]!, 'utf8')) as { rows: GRow[]; commit?: string };
 const sj = JSON.parse(readFileSync(files[1]!, 'utf8')) as { rows: SRow[] };
 const fp16 = files[2] ? (JSON.parse(readFileSync(files[2], 'utf8')) as { rows: GRow[] }) : null;
+const fp16x3 = files[3] ? (JSON.parse(readFileSync(files[3], 'utf8')) as { rows: GRow[] }) : null;
 
-// Targets: ratio to SpikingJelly's best backend, or an absolute time.
+// Targets: ratio to SpikingJelly's best backend, or an absolute time. 'fp16x3' rows (fp32 accuracy
+// from three f16 products) are held to the fp32 targets.
 const target = (w: string, size: string, fp: boolean): { ratio?: number; ms?: number } => {
   if (fp) return size === 'n=16384' ? { ratio: 0.4 } : {};
   if (w === 'lif') return size === 'T=128' ? { ms: 1.0 } : { ratio: 0.5 };
@@ -46,6 +48,7 @@ const emit = (r: GRow, precision: string) => {
 };
 for (const r of grilly.rows) emit(r, 'fp32');
 for (const r of fp16?.rows ?? []) emit(r, 'fp16');
+for (const r of fp16x3?.rows ?? []) emit(r, 'fp16x3');
 
 const mib = (b: number | null) => (b == null ? '—' : (b / 2 ** 20).toFixed(0));
 const header = ['workload', 'size', 'precision', 'grilly ms', 'SJ best', 'SJ ms', 'ratio', 'target', 'met', 'grilly peak MiB', 'SJ peak MiB', 'mem ratio'];

@@ -66,39 +66,46 @@ function activate(b: Backend): Backend {
 
 /** A started backend by kind (for moving tensors between them). */
 // ---- matmul precision -----------------------------------------------------------------------
-export type MatmulPrecision = 'fp32' | 'fp16';
+export type MatmulPrecision = 'fp32' | 'fp16' | 'fp16x3';
+const PRECISIONS: readonly MatmulPrecision[] = ['fp32', 'fp16', 'fp16x3'];
 let precision: MatmulPrecision = 'fp32';
 {
   const env = typeof process !== 'undefined' ? process.env?.GRILLY_MATMUL_PRECISION : undefined;
-  if (env === 'fp16' || env === 'fp32') precision = env;
+  if (env && (PRECISIONS as readonly string[]).includes(env)) precision = env as MatmulPrecision;
 }
 const precisionNoticed = new Set<string>();
 
 /**
- * The precision of matmul/linear (PyTorch's TF32 switch, for f16): 'fp32' (default) or 'fp16' —
- * inputs rounded to f16, products accumulated in f32, on tensor cores through WebGPU subgroup
- * matrices. Where the adapter lacks them, matmuls stay fp32 and a notice says so (once).
- * GRILLY_MATMUL_PRECISION=fp16 sets it for a whole run.
+ * The precision of matmul/linear (the analogue of PyTorch's TF32 switch and
+ * torch.set_float32_matmul_precision):
+ * - 'fp32' (default): f32 multiply-adds.
+ * - 'fp16': inputs rounded to f16, products accumulated in f32, on tensor cores (WebGPU subgroup
+ *   matrices); about 2⁻¹¹ relative error.
+ * - 'fp16x3': each f32 input split into two f16 halves, three f16 products on tensor cores, summed
+ *   in chunks of K so that the error stays at the fp32 GEMM's (src/ops/sgmat3.ts). Used for large
+ *   products (≥ 2³¹ multiply-adds, one batch, dims multiples of 4); others stay fp32.
+ * Where the adapter lacks the subgroup matrices, matmuls stay fp32 and a notice says so (once).
+ * GRILLY_MATMUL_PRECISION=fp16 (or fp16x3) sets it for a whole run.
  */
 export function setMatmulPrecision(p: MatmulPrecision): void {
-  if (p !== 'fp32' && p !== 'fp16') throw new ValueError(`setMatmulPrecision: expected 'fp32' or 'fp16', got ${JSON.stringify(p)}`);
+  if (!PRECISIONS.includes(p)) throw new ValueError(`setMatmulPrecision: expected 'fp32', 'fp16' or 'fp16x3', got ${JSON.stringify(p)}`);
   precision = p;
-  if (p === 'fp16' && active && !active.closed) precisionNotice(active);
+  if (p !== 'fp32' && active && !active.closed) precisionNotice(active);
 }
 export function getMatmulPrecision(): MatmulPrecision {
   return precision;
 }
-/** Whether matmuls on backend b run in f16 now (warns once per backend when asked but unsupported). */
-export function matmulF16(b: Backend): boolean {
-  if (precision !== 'fp16') return false;
-  if (b.info.f16Matmul) return true;
+/** How matmuls on backend b run now (warns once per backend when a tensor-core mode is asked but unsupported). */
+export function matmulMode(b: Backend): MatmulPrecision {
+  if (precision === 'fp32') return 'fp32';
+  if (b.info.f16Matmul) return precision;
   precisionNotice(b);
-  return false;
+  return 'fp32';
 }
 function precisionNotice(b: Backend): void {
   if (b.info.f16Matmul || precisionNoticed.has(b.info.summary)) return;
   precisionNoticed.add(b.info.summary);
-  console.warn(`grilly: matmul precision 'fp16' needs f16 subgroup matrices (chromium-experimental-subgroup-matrix), which ${b.info.summary} lacks; matmuls stay fp32`);
+  console.warn(`grilly: matmul precision '${precision}' needs f16 subgroup matrices (chromium-experimental-subgroup-matrix), which ${b.info.summary} lacks; matmuls stay fp32`);
 }
 
 export function backendByKind(kind: 'cpu' | 'webgpu', op: string): Backend {

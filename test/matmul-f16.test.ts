@@ -19,7 +19,7 @@ describe.each(BACKENDS)('matmul precision fp16 on %s', (backend) => {
   afterEach(() => grilly.setMatmulPrecision('fp32'));
 
   test('rejects other precisions', () => {
-    expect(() => grilly.setMatmulPrecision('tf32' as 'fp16')).toThrow(/setMatmulPrecision: expected 'fp32' or 'fp16', got "tf32"/);
+    expect(() => grilly.setMatmulPrecision('tf32' as 'fp16')).toThrow(/setMatmulPrecision: expected 'fp32', 'fp16' or 'fp16x3', got "tf32"/);
     expect(grilly.getMatmulPrecision()).toBe('fp32');
   });
 

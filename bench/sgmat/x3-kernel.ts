@@ -19,6 +19,7 @@ import type { Kernel } from '../../src/backend/types.js';
 import { PRELUDE, launch, launchInto } from '../../src/ops/kernel.js';
 import { fillInto } from '../../src/ops/elementwise.js';
 import { Tensor } from '../../src/tensor/tensor.js';
+import { absMaxKernel } from '../../src/ops/sgmat3.js';
 
 export interface Sgmat3Opts {
   transA: boolean;
@@ -248,69 +249,6 @@ export function sgmat3Kernel(tile: Omit<Sgmat3Opts, 'transA' | 'transB'> = SGMAT
   };
 }
 
-/**
- * max |x| along the rows or the columns of a stored R×L f32 matrix (L a multiple of 4), as f32
- * bits in u32 words: absolute values order as their bits do, and NaN's bits exceed ∞'s, so a NaN
- * wins. The output (R words for rows, L for columns) must be zeroed first.
- */
-export interface AbsMaxParams { R: number; L: number; rows: boolean }
-const COL_ROWS = 128; // rows per invocation (columns)
-const ROW_SEG = 2048; // vec4 per workgroup along a row (rows)
-export const absMaxKernel: Kernel<AbsMaxParams> = {
-  name: 'absmax',
-  key: (p) => (p.rows ? 'rows' : 'cols'),
-  readsOutputs: true,
-  cpu: (ins, outs, p) => {
-    const x = ins[0]!.f32, o = outs[0]!.f32;
-    for (let i = 0; i < p.R; i++) for (let j = 0; j < p.L; j++) {
-      const k = p.rows ? i : j, v = Math.abs(x[i * p.L + j]!);
-      if (v > o[k]! || (v !== v && o[k] === o[k])) o[k] = v; // NaN wins
-    }
-  },
-  wgsl: (p) => p.rows
-    ? `${PRELUDE}
-@group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> O: array<atomic<u32>>;
-var<workgroup> part: array<u32, 256>;
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let R = pu(0u); let L4 = pu(1u) / 4u;
-  let r = wid.y + wid.z * 65535u;
-  var m = 0u;
-  if (r < R) {
-    for (var c = wid.x * ${ROW_SEG}u + li; c < min(L4, (wid.x + 1u) * ${ROW_SEG}u); c += 256u) {
-      let v = bitcast<vec4<u32>>(abs(X[r * L4 + c]));
-      m = max(m, max(max(v.x, v.y), max(v.z, v.w)));
-    }
-  }
-  part[li] = m;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
-    if (li < s) { part[li] = max(part[li], part[li + s]); }
-    workgroupBarrier();
-  }
-  if (li == 0u && r < R) { atomicMax(&O[r], part[0]); }
-}`
-    : `${PRELUDE}
-@group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> O: array<atomic<u32>>;
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let R = pu(0u); let L4 = pu(1u) / 4u;
-  let c = gid.x;
-  let r0 = (gid.y + gid.z * nwg.y) * ${COL_ROWS}u;
-  if (c >= L4 || r0 >= R) { return; }
-  var m = vec4<u32>(0u);
-  for (var r = r0; r < min(R, r0 + ${COL_ROWS}u); r++) { m = max(m, bitcast<vec4<u32>>(abs(X[r * L4 + c]))); }
-  atomicMax(&O[c * 4u], m.x); atomicMax(&O[c * 4u + 1u], m.y); atomicMax(&O[c * 4u + 2u], m.z); atomicMax(&O[c * 4u + 3u], m.w);
-}`,
-  grid: (p) => {
-    const ys = p.rows ? p.R : Math.ceil(p.R / COL_ROWS);
-    const y = Math.min(ys, 65535);
-    return [Math.ceil(p.L / 4 / (p.rows ? ROW_SEG : 256)), y, Math.ceil(ys / y)];
-  },
-  uniforms: (p, u) => void u.u32(p.R).u32(p.L),
-};
 
 /** Whether the f32 operands suit gemmF16x3 (vec4 rows, one batch). */
 export function gemmF16x3Fits(p: { M: number; N: number; K: number; batch: number; transA: boolean; transB: boolean }): boolean {

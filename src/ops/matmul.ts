@@ -12,8 +12,9 @@ import { Tensor } from '../tensor/tensor.js';
 import { PRELUDE, launch, launchInto } from './kernel.js';
 import { sum, sumTo } from './reduce.js';
 import { add } from './elementwise.js';
-import { matmulF16 } from '../runtime.js';
+import { matmulMode } from '../runtime.js';
 import { castF16Kernel, sgmatKernel } from './sgmat.js';
+import { gemmF16x3, gemmF16x3Fits } from './sgmat3.js';
 import { expandTo, reshape } from './view.js';
 
 export interface GemmParams {
@@ -406,7 +407,12 @@ export function gemm(op: string, a: Tensor, b: Tensor, params: GemmParams, outSh
   const p: GemmParams = { ...params, wgBytes: a.backend.info.limits.maxComputeWorkgroupStorageSize ?? 0 };
   const { S, kChunk } = gemmSplitK(p);
   // (The f16 kernel stores 16×16 f32 tiles straight into C: Dawn wants C bound ≥ 1 KiB.)
-  if (S === 1 && p.batch <= MAX_Z && p.M * p.N * p.batch >= 256 && matmulF16(a.backend)) return gemmF16(op, a, b, p, outShape, bias);
+  const mode = matmulMode(a.backend);
+  if (S === 1 && p.batch <= MAX_Z && p.M * p.N * p.batch >= 256 && mode === 'fp16') return gemmF16(op, a, b, p, outShape, bias);
+  if (mode === 'fp16x3' && !p.im2col && gemmF16x3Fits(p)) {
+    const out = gemmF16x3(op, a, b, p, outShape);
+    return bias ? addBias(out, bias) : out;
+  }
   if (S > 1) {
     // Few output tiles and a long K: each split sums a range of K into its own slice of C.
     const part = launch(op, gemmKernel, [a, b], [p.batch, S, p.M * p.N], 'float32', { ...p, splits: S, kChunk });
