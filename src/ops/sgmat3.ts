@@ -29,8 +29,10 @@ export const F16X3 = {
   partialBytes: 256 * 2 ** 20,
 };
 {
-  const env = typeof process !== 'undefined' ? process.env?.GRILLY_F16X3_CHUNK : undefined;
-  if (env) F16X3.chunk = Math.max(32, Math.round(Number(env) / 32) * 32);
+  // GRILLY_F16X3_CHUNK (K values) and GRILLY_F16X3_PARTIAL_MB override these for benchmark sweeps
+  const env = typeof process !== 'undefined' ? process.env : undefined;
+  if (env?.GRILLY_F16X3_CHUNK) F16X3.chunk = Math.max(32, Math.round(Number(env.GRILLY_F16X3_CHUNK) / 32) * 32);
+  if (env?.GRILLY_F16X3_PARTIAL_MB) F16X3.partialBytes = Math.max(1, Number(env.GRILLY_F16X3_PARTIAL_MB)) * 2 ** 20;
 }
 
 // e such that 2^e puts max |v| = mx in [2¹³, 2¹⁴); 0 for 0, ∞ and NaN (those pass through unscaled)
