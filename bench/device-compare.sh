@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 7's comparison, in one device call: grilly's SNN workloads and SpikingJelly's (every
 # backend) on the same GPU, then the ratio table. Run on the GPU machine from the repo root:
-#   source .device/enter.sh && bash bench/device-compare.sh $OUT [--quick]
+#   source .device/enter.sh && COMMIT=<sha> bash bench/device-compare.sh $OUT [--quick]
+# (pass COMMIT: the device's copy of the tree can carry stale git metadata, so rev-parse may lie)
 # Needs SpikingJelly master in vendor/spikingjelly (ignored; fetched, never committed).
 set -uo pipefail
 out=${1:?usage: device-compare.sh OUTDIR [--quick]}
