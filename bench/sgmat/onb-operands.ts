@@ -1,7 +1,9 @@
 // The accuracy cases bench/sgmat/f16x3.ts and x3.ts share: the ONB's two GEMMs at 256×512 outputs
 // and full K, on the benchmark's data (x ∈ [0, 1), W as nn.Linear initialises it, g Gaussian), with
 // float64 references; and the error measure (relative to rms(C): max, rms, mean toward |C|).
+import { writeFileSync } from 'node:fs';
 import * as g from '../../src/index.js';
+import { timeSteps } from '../snn.js';
 import { gemm, gemmTuning } from '../../src/ops/matmul.js';
 
 export interface OnbCase {
@@ -57,4 +59,34 @@ export async function onbFp32(A: g.Tensor, B: g.Tensor, c: Pick<OnbCase, 'M' | '
   } finally {
     Object.assign(gemmTuning, saved);
   }
+}
+
+/** Prints one line per product: max, rms and mean error toward |C|, relative to rms(C). */
+export function logErrs(prefix: string, errs: Record<string, ErrStats>, pad = 22): void {
+  for (const [k, e] of Object.entries(errs)) console.log(`${prefix} ${k.padEnd(pad)} error/rms(C): max ${e.max.toExponential(2)} rms ${e.rms.toExponential(2)} mean toward |C| ${e.bias.toExponential(2)}`);
+}
+
+/** The ONB's two GEMMs at n = 16384 on random operands, for timing: x·Wᵀ and the weight gradient gᵀ·x. */
+export function onbSpeedCases(): { label: string; M: number; N: number; K: number; a: g.Tensor; b: g.Tensor; transA: boolean; transB: boolean }[] {
+  const n = 16384, T = 8000;
+  const X = g.rand([T, n]), W = g.rand([n, n]);
+  return [
+    { label: 'x·Wᵀ', M: T, N: n, K: n, a: X, b: W, transA: false, transB: true },
+    { label: 'gᵀ·x', M: n, N: n, K: T, a: X, b: X, transA: true, transB: false },
+  ];
+}
+
+/** ms of grilly's fp32 GEMM (the default kernel choice) on one of onbSpeedCases(). */
+export async function timeOnbFp32(c: ReturnType<typeof onbSpeedCases>[number]): Promise<number> {
+  const { M, N, K, a, b, transA, transB } = c;
+  const ms = await timeSteps(1, 3, () => g.tidy(() => void gemm('onb-fp32', a, b, { M, N, K, batch: 1, strideA: 0, strideB: 0, transA, transB }, [M, N])));
+  console.log(`${c.label} fp32 GEMM ${ms.toFixed(2)} ms`);
+  return ms;
+}
+
+/** Writes the result JSON (when out is given), stops the engine and exits. */
+export function finish(result: Record<string, unknown>, out: string | undefined): never {
+  if (out) writeFileSync(out, JSON.stringify(result, null, 2));
+  g.shutdown();
+  process.exit(0);
 }

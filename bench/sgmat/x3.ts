@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as g from '../../src/index.js';
 import { gemm } from '../../src/ops/matmul.js';
-import { errStats, lcg, onbCases, onbFp32, type ErrStats } from './onb-operands.js';
+import { errStats, lcg, logErrs, onbCases, onbFp32, onbSpeedCases, timeOnbFp32, finish, type ErrStats } from './onb-operands.js';
 import { gemmF16x3, SGMAT3_TILE, type Sgmat3Opts } from './x3-kernel.js';
 import { timeSteps } from '../snn.js';
 
@@ -74,15 +74,14 @@ for (const { label, M, N, K, transA, transB, aH, bH, ref } of onbCases()) {
   for (const ch of chunks) errs[`x3 chunk ${ch >= K ? 'K' : ch}`] = err((await g.tidy(() => gemmF16x3('x3', A, B, { M, N, K, transA, transB }, [M, N], ch)).data()) as Float32Array);
   errs['exact rounded to f32'] = err(Float32Array.from(ref));
   result[`accuracy ${label} ${M}×${N}×${K}`] = errs;
-  for (const [k, e] of Object.entries(errs)) console.log(`${label} ${M}×${N}×${K} ${k.padEnd(22)} error/rms(C): max ${e.max.toExponential(2)} rms ${e.rms.toExponential(2)} mean toward |C| ${e.bias.toExponential(2)}`);
+  logErrs(`${label} ${M}×${N}×${K}`, errs, 22);
   A.dispose(); B.dispose();
 }
 
 // ---- speed on the ONB shapes ----
-const n = 16384, T = 8000;
-const X = g.rand([T, n]), W = g.rand([n, n]);
 const speed: Record<string, number> = {};
-for (const [label, M, N, K, a, b, ta, tb] of [['x·Wᵀ', T, n, n, X, W, false, true], ['gᵀ·x', n, n, T, X, X, true, false]] as const) {
+for (const c of onbSpeedCases()) {
+  const { label, M, N, K, a, b, transA: ta, transB: tb } = c;
   for (const [tn, tile] of Object.entries(tiles)) {
     for (const ch of quick ? [512] : [512, 2048]) {
       try {
@@ -94,12 +93,7 @@ for (const [label, M, N, K, a, b, ta, tb] of [['x·Wᵀ', T, n, n, X, W, false, 
       }
     }
   }
-  const ms32 = await timeSteps(1, 3, () => g.tidy(() => void gemm('x3', a, b, { M, N, K, batch: 1, strideA: 0, strideB: 0, transA: ta, transB: tb }, [M, N])));
-  speed[`${label} fp32 GEMM`] = ms32;
-  console.log(`${label} fp32 GEMM ${ms32.toFixed(2)} ms`);
+  speed[`${label} fp32 GEMM`] = await timeOnbFp32(c);
 }
 result.ms = speed;
-const out = arg('--out');
-if (out) writeFileSync(out, JSON.stringify(result, null, 2));
-g.shutdown();
-process.exit(0);
+finish(result, arg('--out'));
