@@ -11,6 +11,8 @@
 // [lo | hi | hi], B as [hi | lo | hi] — one f16 GEMM over 3·chunk (src/ops/sgmat.ts) sums the three
 // products from a zero accumulator into P, and a pass adds P, unscaled, to C in f32 (round to
 // nearest). Rows of C are done in blocks so that P stays small.
+// Non-finite inputs: a NaN gives NaN as in fp32; an infinity also gives NaN (hi = ∞, lo = ∞ − ∞),
+// where an fp32 product would give ±∞.
 // Measured on the H200 (bench/sgmat/x3c.ts; BENCHMARKS.md): with chunks of 1024 the error on the
 // Open Neuromorphic benchmark's GEMMs is 0.6–0.85× that of grilly's fp32 GEMM (2–5× cuBLAS's), and
 // its step runs about as fast as SpikingJelly's (the fp32 GEMM's step: 1.23–1.36×).
@@ -226,9 +228,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 
 export interface F16x3Params { M: number; N: number; K: number; batch: number; transA: boolean; transB: boolean }
 
-/** Whether a GEMM takes the 'fp16x3' path: one batch, stored rows in whole vec4s, big enough. */
+/**
+ * Whether a GEMM takes the 'fp16x3' path: one batch, stored rows in whole vec4s, big enough, and
+ * N ≥ 64 (so that every row block of P, ≥ 4 rows, binds the ≥ 1 KiB the f16 kernel's stores need).
+ */
 export function gemmF16x3Fits(p: F16x3Params): boolean {
-  return p.batch === 1 && p.M % 4 === 0 && p.N % 4 === 0 && p.K % 4 === 0 && p.M * p.N * p.K >= F16X3.minMacs && p.M * p.N >= 256;
+  return p.batch === 1 && p.M % 4 === 0 && p.N % 4 === 0 && p.K % 4 === 0 && p.N >= 64 && p.M * p.N * p.K >= F16X3.minMacs;
 }
 
 /** C (f32, M×N) = op(A)·op(B) from three f16 products a pair (see the top of this file). */
