@@ -193,10 +193,13 @@ describe.each(BACKENDS)('matmul precision fp16x3 on %s', (backend) => {
     if (!grilly.backendInfo().f16Matmul) return;
     Object.assign(F16X3, { minMacs: 0, chunk: 64 });
     grilly.setMatmulPrecision('fp16x3');
-    const x = randArray([96, 160], 3), w = randArray([48, 160], 4), bias = randArray([48], 5), gy = randArray([96, 48], 6);
+    const x = randArray([96, 160], 3), w = randArray([80, 160], 4), bias = randArray([80], 5), gy = randArray([96, 80], 6);
     const xt = T(x, { requiresGrad: true }), wt = T(w, { requiresGrad: true }), bt = T(bias, { requiresGrad: true });
+    const before = grilly.stats().kernels['split.f16x3'] ?? 0;
     const y = grilly.linear(xt, wt, bt);
     y.backward(T(gy));
+    // all three GEMMs on the fp16x3 path: K = 160 / 80 / 96 in chunks of 64 → 3 / 2 / 2 chunks, two splits each
+    expect((grilly.stats().kernels['split.f16x3'] ?? 0) - before).toBe(14);
     const tol = { atol: 2e-5, rtol: 1e-5 };
     expectClose(await y.data(), R.add(R.matmul(x, R.transpose(w)), bias).data, tol, 'y');
     expectClose(await xt.grad!.data(), R.matmul(gy, w).data, tol, 'dx');
