@@ -83,7 +83,7 @@ const precisionNoticed = new Set<string>();
  *   matrices); about 2⁻¹¹ relative error.
  * - 'fp16x3': each f32 input split into two f16 halves, three f16 products on tensor cores, summed
  *   in chunks of K so that the error stays at the fp32 GEMM's (src/ops/sgmat3.ts). Used for large
- *   products (≥ 2³¹ multiply-adds, one batch, dims multiples of 4); others stay fp32.
+ *   products (≥ 2³¹ multiply-adds, one batch, dims multiples of 4, N ≥ 64); others stay fp32.
  * Where the adapter lacks the subgroup matrices, matmuls stay fp32 and a notice says so (once).
  * GRILLY_MATMUL_PRECISION=fp16 (or fp16x3) sets it for a whole run.
  */
