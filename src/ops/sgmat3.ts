@@ -35,10 +35,20 @@ export const F16X3 = {
   partialBytes: 512 * 2 ** 20,
 };
 {
-  // GRILLY_F16X3_CHUNK (K values) and GRILLY_F16X3_PARTIAL_MB override these for benchmark sweeps
+  // GRILLY_F16X3_CHUNK (K values, rounded to a multiple of 32) and GRILLY_F16X3_PARTIAL_MB override
+  // these for benchmark sweeps; anything but a positive number is ignored, with a notice
   const env = typeof process !== 'undefined' ? process.env : undefined;
-  if (env?.GRILLY_F16X3_CHUNK) F16X3.chunk = Math.max(32, Math.round(Number(env.GRILLY_F16X3_CHUNK) / 32) * 32);
-  if (env?.GRILLY_F16X3_PARTIAL_MB) F16X3.partialBytes = Math.max(1, Number(env.GRILLY_F16X3_PARTIAL_MB)) * 2 ** 20;
+  const num = (name: string): number | undefined => {
+    const v = env?.[name];
+    if (v === undefined || v === '') return undefined;
+    const x = Number(v);
+    if (Number.isFinite(x) && x > 0) return x;
+    console.warn(`grilly: ${name}=${JSON.stringify(v)} is not a positive number; ignored`);
+    return undefined;
+  };
+  const chunk = num('GRILLY_F16X3_CHUNK'), mb = num('GRILLY_F16X3_PARTIAL_MB');
+  if (chunk !== undefined) F16X3.chunk = Math.max(32, Math.round(chunk / 32) * 32);
+  if (mb !== undefined) F16X3.partialBytes = mb * 2 ** 20;
 }
 
 // e such that 2^e puts max |v| = mx in [2¹³, 2¹⁴); 0 for 0, ∞ and NaN (those pass through unscaled)
