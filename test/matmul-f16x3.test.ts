@@ -155,7 +155,7 @@ describe.each(BACKENDS)('matmul precision fp16x3 on %s', (backend) => {
   });
 
   // The whole product on tensor cores: |C − C₆₄| ≤ 1e-6 · Σ|a·b| (a float32 GEMM's own bound is
-  // K·2⁻²⁴·Σ|a·b|; measured here 2–3e-7), for every layout, K in several chunks (the last ragged),
+  // K·2⁻²⁴·Σ|a·b|), for every layout, K in several chunks (the last ragged),
   // C in several row blocks, rows and columns scaled 2⁻²⁰…2²⁰, one row zero, a NaN row.
   test('the product on tensor cores, four layouts, against float64', async () => {
     if (!grilly.backendInfo().f16Matmul) return; // its kernels are tested above on every backend
