@@ -19,7 +19,7 @@ import type { Kernel } from '../../src/backend/types.js';
 import { PRELUDE, launch, launchInto } from '../../src/ops/kernel.js';
 import { fillInto } from '../../src/ops/elementwise.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import { absMaxKernel } from '../../src/ops/sgmat3.js';
+import { UP_EXP, absMaxKernel } from '../../src/ops/sgmat3.js';
 
 export interface Sgmat3Opts {
   transA: boolean;
@@ -180,11 +180,7 @@ var<workgroup> Sm: array<u32, ${r.words}>;
 var<workgroup> Ea: array<i32, ${r.tileM}>; // scale exponents of the tile's rows of op(A)
 var<workgroup> Eb: array<i32, ${r.tileN}>; // … and columns of op(B)
 
-// e such that 2^e puts max |v| = mx in [2¹³, 2¹⁴) (0 for 0, ∞, NaN: those pass through unscaled)
-fn upExp(mx: f32) -> i32 {
-  if (!(mx > 0.0 && mx <= 0x1.fffffep+127f)) { return 0; }
-  return clamp(14 - frexp(mx).exp, -126, 126);
-}
+${UP_EXP}
 
 @compute @workgroup_size(${r.wgSize})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(subgroup_id) sg: u32) {

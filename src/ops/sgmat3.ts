@@ -19,7 +19,7 @@
 import type { Kernel } from '../backend/types.js';
 import { Tensor } from '../tensor/tensor.js';
 import { fillInto } from './elementwise.js';
-import { PRELUDE, launch, launchInto } from './kernel.js';
+import { PRELUDE, bindings, grid1d, launch, launchInto, main1d } from './kernel.js';
 import { f16Bits, sgmatKernel } from './sgmat.js';
 
 /** Tuning of the 'fp16x3' path (tests lower minMacs to reach it with small shapes). */
@@ -52,7 +52,7 @@ export const F16X3 = {
 }
 
 // e such that 2^e puts max |v| = mx in [2¹³, 2¹⁴); 0 for 0, ∞ and NaN (those pass through unscaled)
-const UP_EXP = `fn upExp(mx: f32) -> i32 {
+export const UP_EXP = `fn upExp(mx: f32) -> i32 {
   if (!(mx > 0.0 && mx <= 0x1.fffffep+127f)) { return 0; }
   return clamp(14 - frexp(mx).exp, -126, 126);
 }`;
@@ -66,10 +66,6 @@ function upExp(mx: number): number {
 const bitsF32 = new Float32Array(1);
 const bitsU32 = new Uint32Array(bitsF32.buffer);
 const f32OfBits = (w: number) => { bitsU32[0] = w >>> 0; return bitsF32[0]!; };
-const grid2 = (n: number): [number, number, number] => {
-  const w = Math.ceil(n / 256), x = Math.min(w, 65535);
-  return [w === 0 ? 0 : x, w === 0 ? 1 : Math.ceil(w / x), 1];
-};
 
 export interface AbsMaxParams { R: number; L: number; rows: boolean }
 const COL_ROWS = 128; // rows an invocation reads (columns)
@@ -167,14 +163,7 @@ export const splitF16x3Kernel: Kernel<SplitParams> = {
     const blocks = p.pat === 'A' ? ['o', 'h', 'h'] : ['h', 'o', 'h'];
     const idx = (b: number) => (p.kContig ? `(r * 3u * kc + ${b}u * kc + kk) / 4u` : `((${b}u * kc + kk) * R + r) / 4u`);
     return `enable f16;
-${PRELUDE}
-@group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> MX: array<f32>;
-@group(0) @binding(3) var<storage, read_write> Y: array<vec2<u32>>;
-${UP_EXP}
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+${PRELUDE}${bindings([['X', 'vec4<f32>'], ['MX', 'f32']], [['Y', 'vec2<u32>']])}${UP_EXP}${main1d(`  let i = idx;
   let R = pu(0u); let r0 = pu(1u); let stride = pu(2u); let K = pu(3u); let k0 = pu(4u); let kc = pu(5u);
   if (i >= R * kc / 4u) { return; }
   var x = vec4<f32>(0.0);
@@ -191,10 +180,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let hv = bitcast<vec4<f32>>(bitcast<vec4<u32>>(v) & vec4<u32>(0xffffe000u));
   let h = bitcast<vec2<u32>>(vec4<f16>(hv));
   let o = bitcast<vec2<u32>>(vec4<f16>(v - hv));
-  ${blocks.map((w, b) => `Y[${idx(b)}] = ${w};`).join('\n  ')}
-}`;
+  ${blocks.map((w, b) => `Y[${idx(b)}] = ${w};`).join('\n  ')}`)}`;
   },
-  grid: (p) => grid2((p.R * p.kc) / 4),
+  grid: (p) => grid1d((p.R * p.kc) / 4),
   uniforms: (p, u) => void u.u32(p.R).u32(p.r0).u32(p.stride).u32(p.K).u32(p.k0).u32(p.kc),
 };
 
@@ -215,24 +203,15 @@ export const addScaledKernel: Kernel<AddParams> = {
       }
     }
   },
-  wgsl: (p) => `${PRELUDE}
-@group(0) @binding(1) var<storage, read> Pp: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> MA: array<f32>;
-@group(0) @binding(3) var<storage, read> MB: array<f32>;
-@group(0) @binding(4) var<storage, read_write> C: array<vec4<f32>>;
-${UP_EXP}
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  wgsl: (p) => `${PRELUDE}${bindings([['Pp', 'vec4<f32>'], ['MA', 'f32'], ['MB', 'f32']], [['C', 'vec4<f32>']])}${UP_EXP}${main1d(`  let i = idx;
   let M = pu(0u); let N = pu(1u); let m0 = pu(2u);
   if (i >= M * N / 4u) { return; }
   let m = (4u * i) / N; let n = (4u * i) % N;
   let e = -(vec4<i32>(upExp(MA[m0 + m])) + vec4<i32>(upExp(MB[n]), upExp(MB[n + 1u]), upExp(MB[n + 2u]), upExp(MB[n + 3u])));
   let v = ldexp(Pp[i], e);
   let o = m0 * N / 4u + i;
-  C[o] = ${p.first ? 'v' : 'C[o] + v'};
-}`,
-  grid: (p) => grid2((p.M * p.N) / 4),
+  C[o] = ${p.first ? 'v' : 'C[o] + v'};`)}`,
+  grid: (p) => grid1d((p.M * p.N) / 4),
   uniforms: (p, u) => void u.u32(p.M).u32(p.N).u32(p.m0),
 };
 
