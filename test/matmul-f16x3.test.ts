@@ -79,9 +79,9 @@ describe.each(BACKENDS)('matmul precision fp16x3 on %s', (backend) => {
     }
   });
 
-  test('the split of a K-chunk: scaled hi (11 bits, exact) and lo = rest rounded to f16, in [lo|hi|hi] / [hi|lo|hi] blocks', async () => {
+  test('the split of a K-chunk: scaled hi (11 bits, exact) and lo = rest rounded to f16, in [lo|hi|hi] / [hi|lo|hi] blocks, either layout in and out', async () => {
     const rnd = mulberry32(9);
-    for (const kContig of [true, false]) for (const pat of ['A', 'B'] as const) {
+    for (const kContig of [true, false]) for (const kMajor of [true, false]) for (const pat of ['A', 'B'] as const) {
       const [rowsAll, K, r0, Rn, k0, kc] = [24, 100, 8, 12, 64, 64]; // the chunk runs past K: zeros
       // rows (or columns) of very different scales, one all zero
       const h = new Float32Array(rowsAll * K);
@@ -91,7 +91,7 @@ describe.each(BACKENDS)('matmul precision fp16x3 on %s', (backend) => {
       const X = T({ shape: kContig ? [rowsAll, K] : [K, rowsAll], data: Float64Array.from(h) });
       const mx = zeros32(rowsAll);
       launchInto('split', absMaxKernel, [X], [mx], kContig ? { R: rowsAll, L: K, rows: true } : { R: K, L: rowsAll, rows: false });
-      const y = (await launch('split', splitF16x3Kernel, [X, mx], [(3 * kc * Rn) / 2], 'int32', { R: Rn, r0, stride: rowsAll, K, k0, kc, kContig, pat }).data()) as Int32Array;
+      const y = (await launch('split', splitF16x3Kernel, [X, mx], [(3 * kc * Rn) / 2], 'int32', { R: Rn, r0, stride: rowsAll, K, k0, kc, kContig, kMajor, pat }).data()) as Int32Array;
       const halves = new Uint16Array(y.buffer, y.byteOffset, 3 * kc * Rn);
       const order = pat === 'A' ? ['lo', 'hi', 'hi'] : ['hi', 'lo', 'hi'];
       for (let r = 0; r < Rn; r++) {
@@ -103,9 +103,9 @@ describe.each(BACKENDS)('matmul precision fp16x3 on %s', (backend) => {
           const v = k < K ? h[kContig ? (r0 + r) * K + k : k * rowsAll + r0 + r]! * s : 0;
           const hi = cut11(v), lo = nearestHalf(v - hi);
           for (let b = 0; b < 3; b++) {
-            const got = half(halves[kContig ? r * 3 * kc + b * kc + kk : (b * kc + kk) * Rn + r]!);
+            const got = half(halves[kMajor ? (b * kc + kk) * Rn + r : r * 3 * kc + b * kc + kk]!);
             const want = order[b] === 'hi' ? hi : lo;
-            if (got !== want && !(got === 0 && want === 0)) throw new Error(`split ${kContig ? 'K-contiguous' : 'K-rows'} ${pat}: row ${r} k ${k} block ${b}: ${got} vs ${want} (v = ${v})`);
+            if (got !== want && !(got === 0 && want === 0)) throw new Error(`split ${kContig ? 'K-contiguous' : 'K-rows'} → ${kMajor ? 'K-major' : 'row-major'} ${pat}: row ${r} k ${k} block ${b}: ${got} vs ${want} (v = ${v})`);
           }
           if (v !== 0) expect(Math.abs(hi + lo - v) / Math.abs(v)).toBeLessThanOrEqual(2 ** -22);
         }
@@ -164,7 +164,8 @@ describe.each(BACKENDS)('matmul precision fp16x3 on %s', (backend) => {
     const [M, N, K] = [300, 260, 520];
     const rnd = mulberry32(17);
     const sc = (i: number) => (i === 3 ? 0 : 2 ** ((i % 41) - 20));
-    for (const [transA, transB] of [[false, true], [true, false], [false, false], [true, true]] as const) {
+    for (const [transA, transB] of [[false, true], [true, false], [false, false], [true, true]] as const) for (const layout of ['TN', 'native', 'NT', 'NN', 'TT'] as const) {
+      F16X3.layout = layout;
       const a = new Float64Array(M * K), b = new Float64Array(N * K);
       for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) a[transA ? k * M + i : i * K + k] = Math.fround((rnd() * 2 - 1) * sc(i));
       for (let j = 0; j < N; j++) for (let k = 0; k < K; k++) b[transB ? j * K + k : k * N + j] = Math.fround((rnd() * 2 - 1) * sc(j + 5));
@@ -185,7 +186,7 @@ describe.each(BACKENDS)('matmul precision fp16x3 on %s', (backend) => {
         if (sa === 0) expect(got).toBe(0);
         else worst = Math.max(worst, Math.abs(got - s) / sa);
       }
-      expect(worst, `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`).toBeLessThan(1e-6);
+      expect(worst, `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}, f16 layout ${layout}`).toBeLessThan(1e-6);
     }
   });
 

@@ -15,7 +15,7 @@
 // from @builtin(subgroup_id).
 import type { Kernel } from '../backend/types.js';
 import type { GemmParams } from './matmul.js';
-import { PRELUDE } from './kernel.js';
+import { PRELUDE, grid1d } from './kernel.js';
 
 export type SmemType = 'f16' | 'vec4<f16>' | 'vec4<u32>' | 'u32';
 
@@ -395,10 +395,7 @@ ${body}}
 
 /** Workgroups for castF16Wgsl(wg, per) over n elements. */
 export function castF16Grid(n: number, wg = 256, per = 1): [number, number, number] {
-  const w = Math.ceil(Math.ceil(n / 2) / (wg * per));
-  if (w === 0) return [0, 1, 1];
-  const x = Math.min(w, 65535);
-  return [x, Math.ceil(w / x), 1];
+  return grid1d(Math.ceil(n / 2), wg * per);
 }
 
 // ---- the ops --------------------------------------------------------------------------------

@@ -33,7 +33,15 @@ export const F16X3 = {
    * 1024 MiB gave 171.8 / 163.4 / 162.1 ms a step at peaks of 3449 / 3729 / 4289 MiB.
    */
   partialBytes: 512 * 2 ** 20,
+  /**
+   * How the split writes the f16 blocks, as the f16 GEMM's layout of its operands (op(A) as stored,
+   * 'N' = [m][k], 'T' = [k][m]; then B, 'N' = [k][n], 'T' = [n][k]), or 'native': as the inputs
+   * are stored. The split transposes for free, so it writes the layout the GEMM runs fastest.
+   */
+  layout: 'TN' as F16x3Layout,
 };
+export type F16x3Layout = 'NN' | 'NT' | 'TN' | 'TT' | 'native';
+const LAYOUTS: readonly F16x3Layout[] = ['NN', 'NT', 'TN', 'TT', 'native'];
 {
   // GRILLY_F16X3_CHUNK (K values, rounded to a multiple of 32) and GRILLY_F16X3_PARTIAL_MB override
   // these for benchmark sweeps; anything but a positive number is ignored, with a notice
@@ -47,6 +55,9 @@ export const F16X3 = {
     return undefined;
   };
   const chunk = num('GRILLY_F16X3_CHUNK'), mb = num('GRILLY_F16X3_PARTIAL_MB');
+  const layout = env?.GRILLY_F16X3_LAYOUT;
+  if (layout && (LAYOUTS as readonly string[]).includes(layout)) F16X3.layout = layout as F16x3Layout;
+  else if (layout) console.warn(`grilly: GRILLY_F16X3_LAYOUT=${JSON.stringify(layout)} is not one of ${LAYOUTS.join(', ')}; ignored`);
   if (chunk !== undefined) F16X3.chunk = Math.max(32, Math.round(chunk / 32) * 32);
   if (mb !== undefined) F16X3.partialBytes = mb * 2 ** 20;
 }
@@ -134,13 +145,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 /**
  * One K-chunk [k0, k0 + kc) of the rows [r0, r0 + R) of op(A) (pat 'A': blocks [lo|hi|hi]) or the
  * columns of op(B) (pat 'B': [hi|lo|hi]), scaled by 2^upExp(MX[r]) and split into f16, packed two
- * a word. kContig: X is stored [·][K] (row r at (r0 + r)·K), Y [R][3·kc]; else X is [K][stride]
- * (column r0 + r), Y [3·kc][R]. K values past K are zero. R, r0, stride, K multiples of 4; kc of 32.
+ * a word. kContig: X is stored [·][K] (row r at (r0 + r)·K), else [K][stride] (column r0 + r).
+ * kMajor: Y is [3·kc][R] (r contiguous), else [R][3·kc]: the split also transposes where the two
+ * differ, so the f16 GEMM can read both operands in its fastest layout. K values past K are zero.
+ * R, r0, stride, K multiples of 4; kc of 32. An invocation does a 4×4 block (4 rows, 4 K values).
  */
-export interface SplitParams { R: number; r0: number; stride: number; K: number; k0: number; kc: number; kContig: boolean; pat: 'A' | 'B' }
+export interface SplitParams { R: number; r0: number; stride: number; K: number; k0: number; kc: number; kContig: boolean; kMajor: boolean; pat: 'A' | 'B' }
 export const splitF16x3Kernel: Kernel<SplitParams> = {
   name: 'split.f16x3',
-  key: (p) => `${p.kContig ? 'k' : 'r'}${p.pat}`,
+  key: (p) => `${p.kContig ? 'k' : 'r'}${p.kMajor ? 'K' : 'R'}${p.pat}`,
   cpu: (ins, outs, p) => {
     const x = ins[0]!.f32, mx = ins[1]!.i32, y = outs[0]!.i32;
     const blocks = p.pat === 'A' ? [1, 0, 0] : [0, 1, 0]; // 1 = lo
@@ -154,35 +167,50 @@ export const splitF16x3Kernel: Kernel<SplitParams> = {
         bitsU32[0] = bitsU32[0]! & 0xffffe000;
         const hi = bitsF32[0]!;
         const hw = f16Bits(hi), lw = f16Bits(Math.fround(v - hi));
-        for (let b = 0; b < 3; b++) half[p.kContig ? r * 3 * p.kc + b * p.kc + kk : (b * p.kc + kk) * p.R + r] = blocks[b] ? lw : hw;
+        for (let b = 0; b < 3; b++) half[p.kMajor ? (b * p.kc + kk) * p.R + r : r * 3 * p.kc + b * p.kc + kk] = blocks[b] ? lw : hw;
       }
     }
     y.set(new Int32Array(half.buffer));
   },
   wgsl: (p) => {
     const blocks = p.pat === 'A' ? ['o', 'h', 'h'] : ['h', 'o', 'h'];
-    const idx = (b: number) => (p.kContig ? `(r * 3u * kc + ${b}u * kc + kk) / 4u` : `((${b}u * kc + kk) * R + r) / 4u`);
+    // consecutive invocations take consecutive 4-blocks along Y's contiguous dimension
+    const loads = p.kContig
+      ? `if (k < K) { xs = mat4x4<f32>(${[0, 1, 2, 3].map((q) => `X[((r0 + r + ${q}u) * K + k) / 4u]`).join(', ')}); }`
+      : `if (k < K) { xs = transpose(mat4x4<f32>(${[0, 1, 2, 3].map((j) => `X[((k + ${j}u) * stride + r0 + r) / 4u]`).join(', ')})); }`;
+    // xs[q] = row r + q at k..k+3; v for one output vec4 (4 values contiguous in Y)
+    const out = p.kMajor
+      ? `let ys = transpose(xs);\n${[0, 1, 2, 3].map((j) => `  {
+    let v = ldexp(ys[${j}], e);
+    ${split()}
+    ${blocks.map((w, b) => `Y[((${b}u * kc + kk + ${j}u) * R + r) / 4u] = ${w};`).join('\n    ')}
+  }`).join('\n')}`
+      : [0, 1, 2, 3].map((q) => `  {
+    let v = ldexp(xs[${q}], vec4<i32>(e[${q}]));
+    ${split()}
+    ${blocks.map((w, b) => `Y[((r + ${q}u) * 3u * kc + ${b}u * kc + kk) / 4u] = ${w};`).join('\n    ')}
+  }`).join('\n');
+    function split() {
+      // hi: the mantissa cut to 11 bits by a mask (exact in f16); lo: the rest, rounded to f16
+      return `let hv = bitcast<vec4<f32>>(bitcast<vec4<u32>>(v) & vec4<u32>(0xffffe000u));
+    let h = bitcast<vec2<u32>>(vec4<f16>(hv));
+    let o = bitcast<vec2<u32>>(vec4<f16>(v - hv));`;
+    }
     return `enable f16;
 ${PRELUDE}${bindings([['X', 'vec4<f32>'], ['MX', 'f32']], [['Y', 'vec2<u32>']])}${UP_EXP}${main1d(`  let i = idx;
   let R = pu(0u); let r0 = pu(1u); let stride = pu(2u); let K = pu(3u); let k0 = pu(4u); let kc = pu(5u);
-  if (i >= R * kc / 4u) { return; }
-  var x = vec4<f32>(0.0);
-  ${p.kContig
-    ? `let r = i / (kc / 4u); let kk = (i % (kc / 4u)) * 4u; let k = k0 + kk;
-  if (k < K) { x = X[((r0 + r) * K + k) / 4u]; }
-  let e = vec4<i32>(upExp(MX[r0 + r]));`
-    : `let kk = i / (R / 4u); let r = (i % (R / 4u)) * 4u; let k = k0 + kk;
-  if (k < K) { x = X[(k * stride + r0 + r) / 4u]; }
+  if (i >= (R / 4u) * (kc / 4u)) { return; }
+  ${p.kMajor
+    ? 'let r = (i % (R / 4u)) * 4u; let kk = (i / (R / 4u)) * 4u;'
+    : 'let kk = (i % (kc / 4u)) * 4u; let r = (i / (kc / 4u)) * 4u;'}
+  let k = k0 + kk;
+  var xs = mat4x4<f32>();
+  ${loads}
   let c = r0 + r;
-  let e = vec4<i32>(upExp(MX[c]), upExp(MX[c + 1u]), upExp(MX[c + 2u]), upExp(MX[c + 3u]));`}
-  let v = ldexp(x, e);
-  // hi: the mantissa cut to 11 bits by a mask (exact in f16); lo: the rest, rounded to f16
-  let hv = bitcast<vec4<f32>>(bitcast<vec4<u32>>(v) & vec4<u32>(0xffffe000u));
-  let h = bitcast<vec2<u32>>(vec4<f16>(hv));
-  let o = bitcast<vec2<u32>>(vec4<f16>(v - hv));
-  ${blocks.map((w, b) => `Y[${idx(b)}] = ${w};`).join('\n  ')}`)}`;
+  let e = vec4<i32>(upExp(MX[c]), upExp(MX[c + 1u]), upExp(MX[c + 2u]), upExp(MX[c + 3u]));
+  ${out}`)}`;
   },
-  grid: (p) => grid1d((p.R * p.kc) / 4),
+  grid: (p) => grid1d((p.R * p.kc) / 16),
   uniforms: (p, u) => void u.u32(p.R).u32(p.r0).u32(p.stride).u32(p.K).u32(p.k0).u32(p.kc),
 };
 
@@ -238,16 +266,19 @@ export function gemmF16x3(op: string, a: Tensor, b: Tensor, p: F16x3Params, outS
   launchInto(op, absMaxKernel, [a], [ma], transA ? { R: K, L: M, rows: false } : { R: M, L: K, rows: true });
   launchInto(op, absMaxKernel, [b], [mb], transB ? { R: N, L: K, rows: true } : { R: K, L: N, rows: false });
   const c = Tensor.empty(outShape, 'float32', op, be, [a, b]);
+  // The f16 blocks' layout: the split writes op(A) k-major iff tA, op(B) k-major iff !tB.
+  const L = F16X3.layout;
+  const tA = L === 'native' ? transA : L[0] === 'T', tB = L === 'native' ? transB : L[1] === 'T';
   // Row blocks of C, multiples of 128 rows (the GEMM's tile), P at most partialBytes.
   const blocks = Math.max(1, Math.ceil((M * N * 4) / F16X3.partialBytes));
   const mb0 = Math.min(M, Math.ceil(M / blocks / 128) * 128);
   for (let k0 = 0; k0 < K; k0 += F16X3.chunk) {
     const kc = Math.min(F16X3.chunk, Math.ceil((K - k0) / 32) * 32);
-    const b3 = launch(op, splitF16x3Kernel, [b, mb], [(3 * kc * N) / 2], 'int32', { R: N, r0: 0, stride: N, K, k0, kc, kContig: transB, pat: 'B' });
+    const b3 = launch(op, splitF16x3Kernel, [b, mb], [(3 * kc * N) / 2], 'int32', { R: N, r0: 0, stride: N, K, k0, kc, kContig: transB, kMajor: !tB, pat: 'B' });
     for (let m0 = 0; m0 < M; m0 += mb0) {
       const rows = Math.min(mb0, M - m0);
-      const a3 = launch(op, splitF16x3Kernel, [a, ma], [(3 * kc * rows) / 2], 'int32', { R: rows, r0: m0, stride: M, K, k0, kc, kContig: !transA, pat: 'A' });
-      const part = launch(op, sgmatKernel, [a3, b3], [rows, N], 'float32', { M: rows, N, K: 3 * kc, batch: 1, strideA: 0, strideB: 0, transA, transB });
+      const a3 = launch(op, splitF16x3Kernel, [a, ma], [(3 * kc * rows) / 2], 'int32', { R: rows, r0: m0, stride: M, K, k0, kc, kContig: !transA, kMajor: tA, pat: 'A' });
+      const part = launch(op, sgmatKernel, [a3, b3], [rows, N], 'float32', { M: rows, N, K: 3 * kc, batch: 1, strideA: 0, strideB: 0, transA: tA, transB: tB });
       a3.dispose();
       launchInto(op, addScaledKernel, [part, ma, mb], [c], { M: rows, N, m0, first: k0 === 0 });
       part.dispose();
