@@ -202,7 +202,10 @@ export const splitF16x3Kernel: Kernel<SplitParams> = {
 ${PRELUDE}${bindings([['X', 'vec4<f32>'], ['MX', 'f32']], [['Y', 'vec2<u32>']])}${UP_EXP}${main1d(`  let i = idx;
   let R = pu(0u); let r0 = pu(1u); let stride = pu(2u); let K = pu(3u); let k0 = pu(4u); let kc = pu(5u);
   if (i >= (R / 4u) * (kc / 4u)) { return; }
-  ${p.kMajor
+  ${p.kMajor && p.kContig
+    // lane pairs take the two 16-byte halves of each row's 32-byte sector (k..k+7)
+    ? 'let h = i & 1u; let i2 = i >> 1u; let r = (i2 % (R / 4u)) * 4u; let kk = ((i2 / (R / 4u)) * 2u + h) * 4u;'
+    : p.kMajor
     ? 'let r = (i % (R / 4u)) * 4u; let kk = (i / (R / 4u)) * 4u;'
     : 'let kk = (i % (kc / 4u)) * 4u; let r = (i / (kc / 4u)) * 4u;'}
   let k = k0 + kk;
