@@ -1,7 +1,7 @@
 // setMatmulPrecision('fp16x3') (src/ops/sgmat3.ts): its three kernels (row/column max |·|, the
 // hi/lo split of one K-chunk, the scaled add of a partial product) against independent JS
 // references on both backends; on an adapter with f16 subgroup matrices (the H200) the whole
-// product, all four layouts, several chunks and row blocks, against float64, with the error bound
+// product, all four layouts and every layout of the f16 blocks, several chunks and row blocks, against float64, with the error bound
 // of an fp32 GEMM; elsewhere the setting falls back to fp32, says so once, and changes no result.
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import * as grilly from '../src/index.js';
@@ -155,9 +155,9 @@ describe.each(BACKENDS)('matmul precision fp16x3 on %s', (backend) => {
   });
 
   // The whole product on tensor cores: |C − C₆₄| ≤ 1e-6 · Σ|a·b| (a float32 GEMM's own bound is
-  // K·2⁻²⁴·Σ|a·b|), for every layout, K in several chunks (the last ragged),
+  // K·2⁻²⁴·Σ|a·b|), for every layout of the inputs and of the split's f16 blocks (F16X3.layout), K in several chunks (the last ragged),
   // C in several row blocks, rows and columns scaled 2⁻²⁰…2²⁰, one row zero, a NaN row.
-  test('the product on tensor cores, four layouts, against float64', async () => {
+  test('the product on tensor cores, four layouts in, every f16 block layout, against float64', async () => {
     if (!grilly.backendInfo().f16Matmul) return; // its kernels are tested above on every backend
     Object.assign(F16X3, { minMacs: 0, chunk: 96, partialBytes: 128 * 260 * 4 });
     grilly.setMatmulPrecision('fp16x3');

@@ -176,7 +176,6 @@ export const splitF16x3Kernel: Kernel<SplitParams> = {
   },
   wgsl: (p) => {
     const blocks = p.pat === 'A' ? ['o', 'h', 'h'] : ['h', 'o', 'h'];
-    // consecutive invocations take consecutive 4-blocks along Y's contiguous dimension
     const loads = p.kContig
       ? `if (k < K) { xs = mat4x4<f32>(${[0, 1, 2, 3].map((q) => `X[((r0 + r + ${q}u) * K + k) / 4u]`).join(', ')}); }`
       : `if (k < K) { xs = transpose(mat4x4<f32>(${[0, 1, 2, 3].map((j) => `X[((k + ${j}u) * stride + r0 + r) / 4u]`).join(', ')})); }`;
@@ -202,9 +201,10 @@ export const splitF16x3Kernel: Kernel<SplitParams> = {
 ${PRELUDE}${bindings([['X', 'vec4<f32>'], ['MX', 'f32']], [['Y', 'vec2<u32>']])}${UP_EXP}${main1d(`  let i = idx;
   let R = pu(0u); let r0 = pu(1u); let stride = pu(2u); let K = pu(3u); let k0 = pu(4u); let kc = pu(5u);
   if (i >= (R / 4u) * (kc / 4u)) { return; }
+  // consecutive invocations take consecutive 4×4 blocks along Y's contiguous dimension
   ${p.kMajor && p.kContig
     // lane pairs take the two 16-byte halves of each row's 32-byte sector (k..k+7)
-    ? 'let h = i & 1u; let i2 = i >> 1u; let r = (i2 % (R / 4u)) * 4u; let kk = ((i2 / (R / 4u)) * 2u + h) * 4u;'
+    ? 'let pr = i & 1u; let i2 = i >> 1u; let r = (i2 % (R / 4u)) * 4u; let kk = ((i2 / (R / 4u)) * 2u + pr) * 4u;'
     : p.kMajor
     ? 'let r = (i % (R / 4u)) * 4u; let kk = (i / (R / 4u)) * 4u;'
     : 'let kk = (i % (kc / 4u)) * 4u; let r = (i / (kc / 4u)) * 4u;'}
