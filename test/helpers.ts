@@ -278,3 +278,25 @@ export async function gradcheck(
     expectClose(got, fd, { atol: gradAtol * gscale, rtol: gradRtol }, `${label}: grad of input ${k}`);
   }
 }
+
+// ---- f16, by arithmetic (references for the f16 kernels) ----
+/** IEEE half → number (the test's own decoder). */
+export const half = (w: number) => {
+  const e = (w >> 10) & 31, m = w & 1023;
+  const v = e === 31 ? (m ? NaN : Infinity) : e ? 2 ** (e - 15) * (1 + m / 1024) : 2 ** -14 * (m / 1024);
+  return w & 0x8000 ? -v : v;
+};
+/** floor(log2 |v|), exactly (Math.log2 may round across a power of two). */
+export const ilog2 = (a: number) => {
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e--;
+  else if (2 ** (e + 1) <= a) e++;
+  return e;
+};
+/** The f16 nearest to v, ties to even (v a float32: a/q below is exact). */
+export const nearestHalf = (v: number) => {
+  if (v === 0) return 0;
+  const a = Math.abs(v), q = 2 ** (Math.max(ilog2(a), -14) - 10);
+  const n = a / q, fl = Math.floor(n), d = n - fl;
+  return Math.sign(v) * (d > 0.5 || (d === 0.5 && fl % 2 === 1) ? fl + 1 : fl) * q;
+};

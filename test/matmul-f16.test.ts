@@ -6,9 +6,9 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import * as grilly from '../src/index.js';
 import * as R from './ref.js';
 import type { Ref } from './ref.js';
-import { roundF16, sgmatGemmWgsl, sgmatVariantKernel, type SgmatOpts } from '../src/ops/sgmat.js';
+import { F16, castF16TKernel, roundF16, sgmatGemmWgsl, sgmatVariantKernel, type SgmatOpts } from '../src/ops/sgmat.js';
 import { launch } from '../src/ops/kernel.js';
-import { BACKENDS, T, expectClose, expectExact, randArray, useBackend } from './helpers.js';
+import { BACKENDS, T, expectClose, expectExact, half, mulberry32, nearestHalf, randArray, useBackend } from './helpers.js';
 
 const f16 = (r: Ref): Ref => ({ ...r, data: Float64Array.from(r.data, roundF16) });
 const tol = (K: number) => ({ atol: 3e-6 * K, rtol: 1e-5 });
@@ -91,6 +91,42 @@ describe.each(BACKENDS)('matmul precision fp16 on %s', (backend) => {
     } else {
       expectClose(await y.data(), R.add(R.matmul(x, R.transpose(w)), bias).data, tol(64), 'y (fp32 fallback)');
       expectClose(await wt.grad!.data(), R.matmul(R.transpose(gy), x).data, tol(96), 'dW (fp32 fallback)');
+    }
+  });
+
+  test('the cast that transposes: f32 [R][L] → f16 [L][R], each value rounded to the nearest f16', async () => {
+    const [Rn, L] = [12, 20]; // L / 4 = 5: the last lane pair's second half is outside
+    const rnd = mulberry32(31);
+    // normal f16 magnitudes 2⁻¹¹…2¹¹, both signs
+    const h = Float64Array.from({ length: Rn * L }, (_, i) => Math.fround((rnd() < 0.5 ? -1 : 1) * (0.5 + 0.5 * rnd()) * 2 ** ((i % 21) - 10)));
+    const y = (await launch('test', castF16TKernel, [T({ shape: [Rn, L], data: h })], [(Rn * L) / 2], 'int32', { R: Rn, L }).data()) as Int32Array;
+    const halves = new Uint16Array(y.buffer, y.byteOffset, Rn * L);
+    for (let r = 0; r < Rn; r++) for (let c = 0; c < L; c++) {
+      const got = half(halves[c * Rn + r]!), want = nearestHalf(h[r * L + c]!);
+      if (got !== want) throw new Error(`cast.f16.t: [${r}][${c}] → [${c}][${r}]: ${got}, want ${want} (from ${h[r * L + c]})`);
+    }
+  });
+
+  test('Linear forward and backward in fp16 with the casts writing every operand layout', async () => {
+    if (!grilly.backendInfo().f16Matmul) return; // the cast kernel is tested above on every backend
+    const x = randArray([96, 64], 3), w = randArray([48, 64], 4), gy = randArray([96, 48], 6);
+    grilly.setMatmulPrecision('fp16');
+    try {
+      for (const layout of ['TN', 'NN', 'TT', 'NT', 'native'] as const) {
+        F16.layout = layout;
+        const before = grilly.stats().kernels['cast.f16.t'] ?? 0;
+        const xt = T(x, { requiresGrad: true }), wt = T(w, { requiresGrad: true });
+        const y = grilly.linear(xt, wt);
+        y.backward(T(gy));
+        expectClose(await y.data(), R.matmul(f16(x), R.transpose(f16(w))).data, tol(64), `y, ${layout}`);
+        expectClose(await xt.grad!.data(), R.matmul(f16(gy), f16(w)).data, tol(48), `dx, ${layout}`);
+        expectClose(await wt.grad!.data(), R.matmul(R.transpose(f16(gy)), f16(x)).data, tol(96), `dW, ${layout}`);
+        // transposing casts: of the three GEMMs' operands (y NT, dx NN, dW TN), those whose flag the layout changes
+        const flips = { TN: 2 + 1 + 0, NN: 1 + 0 + 1, TT: 1 + 2 + 1, NT: 0 + 1 + 2, native: 0 }[layout];
+        expect((grilly.stats().kernels['cast.f16.t'] ?? 0) - before, layout).toBe(flips);
+      }
+    } finally {
+      F16.layout = 'native';
     }
   });
 

@@ -11,37 +11,17 @@ import { gemm } from '../src/ops/matmul.js';
 import { F16X3, absMaxKernel, addScaledKernel, splitF16x3Kernel } from '../src/ops/sgmat3.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import * as R from './ref.js';
-import { BACKENDS, T, expectClose, expectExact, mulberry32, randArray, useBackend } from './helpers.js';
+import { BACKENDS, T, expectClose, expectExact, half, ilog2, mulberry32, nearestHalf, randArray, useBackend } from './helpers.js';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 const bitsOf = (v: number) => { f32[0] = v; return u32[0]! | 0; };
 const ofBits = (w: number) => { u32[0] = w >>> 0; return f32[0]!; };
-/** IEEE half → number (the test's own decoder). */
-const half = (w: number) => {
-  const e = (w >> 10) & 31, m = w & 1023;
-  const v = e === 31 ? (m ? NaN : Infinity) : e ? 2 ** (e - 15) * (1 + m / 1024) : 2 ** -14 * (m / 1024);
-  return w & 0x8000 ? -v : v;
-};
-/** floor(log2 |v|), exactly (Math.log2 may round across a power of two). */
-const ilog2 = (a: number) => {
-  let e = Math.floor(Math.log2(a));
-  if (2 ** e > a) e--;
-  else if (2 ** (e + 1) <= a) e++;
-  return e;
-};
 /** v with its significand cut to 11 bits (toward zero), by arithmetic. */
 const cut11 = (v: number) => {
   if (v === 0) return 0;
   const q = 2 ** (ilog2(Math.abs(v)) - 10);
   return Math.sign(v) * Math.floor(Math.abs(v) / q) * q;
-};
-/** The f16 nearest to v, ties to even (v a float32: a/q below is exact). */
-const nearestHalf = (v: number) => {
-  if (v === 0) return 0;
-  const a = Math.abs(v), q = 2 ** (Math.max(ilog2(a), -14) - 10);
-  const n = a / q, fl = Math.floor(n), d = n - fl;
-  return Math.sign(v) * (d > 0.5 || (d === 0.5 && fl % 2 === 1) ? fl + 1 : fl) * q;
 };
 /** The power of two the split scales a row by: max |v| lands in [2¹³, 2¹⁴). */
 const scaleOf = (mx: number) => (mx > 0 && Number.isFinite(mx) ? 2 ** (13 - ilog2(mx)) : 1);

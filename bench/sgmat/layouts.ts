@@ -4,14 +4,16 @@
 //      in the four operand layouts: x·Wᵀ's rows (8000×16384) and a weight-gradient row block
 //      (8192×16384, P ≤ 512 MiB);
 //   2. the split of one chunk (kc = 1024) of the 16384×16384 weight, for each input → output layout;
-//   3. the whole fp16x3 product, x·Wᵀ and gᵀ·x, per F16X3.layout, and whether each layout's result
-//      has the same bits as 'native' (same chunks, same K order: it should).
+//   3. the whole product, x·Wᵀ and gᵀ·x, in precision 'fp16x3' per F16X3.layout and in 'fp16' per
+//      F16.layout, and whether each layout's result has the same bits as 'native' (same K order: it
+//      should).
 // Prints a line per measurement; exits 0 saying so on an adapter without f16 subgroup matrices.
 // Usage: tsx bench/sgmat/layouts.ts [--out file.json] [--layouts native,TN,NN,TT,NT]
 import * as g from '../../src/index.js';
 import { launch, launchInto } from '../../src/ops/kernel.js';
-import { sgmatKernel } from '../../src/ops/sgmat.js';
-import { F16X3, gemmF16x3, splitF16x3Kernel, absMaxKernel, type F16x3Layout } from '../../src/ops/sgmat3.js';
+import { gemm } from '../../src/ops/matmul.js';
+import { F16, sgmatKernel, type OperandLayout } from '../../src/ops/sgmat.js';
+import { F16X3, gemmF16x3, splitF16x3Kernel, absMaxKernel } from '../../src/ops/sgmat3.js';
 import { fillInto } from '../../src/ops/elementwise.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { finish, onbSpeedCases } from './onb-operands.js';
@@ -64,28 +66,37 @@ for (const kContig of [true, false]) for (const kMajor of [true, false]) {
 W.dispose(); mx.dispose();
 result['split ms'] = splitMs;
 
-// 3. the whole product per layout, and its bits against 'native'
-const layouts = (arg('--layouts') ?? 'native,TN,NN,TT,NT').split(',') as F16x3Layout[];
-const whole: Record<string, { ms: number; sameBitsAsNative?: boolean; differ?: number }> = {};
-for (const c of onbSpeedCases()) {
-  const { label, M, N, K, a, b, transA, transB } = c;
-  let ref: Float32Array | undefined;
-  for (const L of layouts) {
-    F16X3.layout = L;
-    const run = () => gemmF16x3('layouts', a, b, { M, N, K, batch: 1, transA, transB }, [M, N]);
-    const ms = await timeSteps(1, 3, () => g.tidy(() => void run()));
-    const t = g.tidy(run);
-    const out = (await t.data()) as Float32Array;
-    t.dispose();
-    let differ: number | undefined;
-    if (L === 'native') ref = out;
-    else if (ref) {
-      differ = 0;
-      for (let i = 0; i < out.length; i++) if (!Object.is(out[i], ref[i])) differ++;
+// 3. the whole product per layout, in 'fp16x3' (F16X3.layout) and 'fp16' (F16.layout), and its bits against 'native'
+const layouts = (arg('--layouts') ?? 'native,TN,NN,TT,NT').split(',') as OperandLayout[];
+for (const mode of ['fp16x3', 'fp16'] as const) {
+  g.setMatmulPrecision(mode);
+  const whole: Record<string, { ms: number; sameBitsAsNative?: boolean; differ?: number }> = {};
+  const cases = onbSpeedCases();
+  for (const c of cases) {
+    const { label, M, N, K, a, b, transA, transB } = c;
+    let ref: Float32Array | undefined;
+    for (const L of layouts) {
+      if (mode === 'fp16x3') F16X3.layout = L;
+      else F16.layout = L;
+      const run = () => mode === 'fp16x3'
+        ? gemmF16x3('layouts', a, b, { M, N, K, batch: 1, transA, transB }, [M, N])
+        : gemm('layouts', a, b, { M, N, K, batch: 1, strideA: 0, strideB: 0, transA, transB }, [M, N]);
+      const ms = await timeSteps(1, 3, () => g.tidy(() => void run()));
+      const t = g.tidy(run);
+      const out = (await t.data()) as Float32Array;
+      t.dispose();
+      let differ: number | undefined;
+      if (L === 'native') ref = out;
+      else if (ref) {
+        differ = 0;
+        for (let i = 0; i < out.length; i++) if (!Object.is(out[i], ref[i])) differ++;
+      }
+      whole[`${label} ${L}`] = { ms, ...(differ === undefined ? {} : { sameBitsAsNative: differ === 0, differ }) };
+      console.log(`${mode} ${label} ${M}×${N}×${K} layout ${L.padEnd(6)} ${ms.toFixed(2)} ms${differ === undefined ? '' : differ === 0 ? ', same bits as native' : `, ${differ} values differ from native`}`);
     }
-    whole[`${label} ${L}`] = { ms, ...(differ === undefined ? {} : { sameBitsAsNative: differ === 0, differ }) };
-    console.log(`fp16x3 ${label} ${M}×${N}×${K} layout ${L.padEnd(6)} ${ms.toFixed(2)} ms${differ === undefined ? '' : differ === 0 ? ', same bits as native' : `, ${differ} values differ from native`}`);
   }
+  for (const t of new Set(cases.flatMap((c) => [c.a, c.b]))) t.dispose();
+  result[`${mode} product`] = whole;
 }
-result['fp16x3 product'] = whole;
+g.setMatmulPrecision('fp32');
 finish(result, arg('--out'));

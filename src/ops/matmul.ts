@@ -13,7 +13,7 @@ import { PRELUDE, launch, launchInto } from './kernel.js';
 import { sum, sumTo } from './reduce.js';
 import { add } from './elementwise.js';
 import { matmulMode } from '../runtime.js';
-import { castF16Kernel, sgmatKernel } from './sgmat.js';
+import { F16, castF16Kernel, castF16TKernel, layoutFlags, sgmatKernel } from './sgmat.js';
 import { gemmF16x3, gemmF16x3Fits } from './sgmat3.js';
 import { expandTo, reshape } from './view.js';
 
@@ -431,11 +431,21 @@ export function gemm(op: string, a: Tensor, b: Tensor, params: GemmParams, outSh
   return out;
 }
 
-/** The fp16 path: both operands cast to f16, multiplied on subgroup matrices into f32. */
+/**
+ * The fp16 path: both operands cast to f16, multiplied on subgroup matrices into f32. With
+ * F16.layout other than 'native' (one batch, dims multiples of 4) a cast that changes an operand's
+ * layout also transposes it.
+ */
 function gemmF16(op: string, a: Tensor, b: Tensor, p: GemmParams, outShape: readonly number[], bias?: Tensor): Tensor {
-  const cast = (t: Tensor) => launch(`${op}.cast`, castF16Kernel, [t], [Math.ceil(t.size / 2)], 'int32', { n: t.size });
-  const ah = cast(a), bh = cast(b);
-  const out = launch(op, sgmatKernel, [ah, bh], outShape, 'float32', p);
+  const relayout = F16.layout !== 'native' && p.batch === 1 && !p.im2col && p.M % 4 === 0 && p.N % 4 === 0 && p.K % 4 === 0;
+  const f = relayout ? layoutFlags(F16.layout, p.transA, p.transB) : p;
+  // stored R×L, transposed when the layout's flag differs from the input's
+  const cast = (t: Tensor, R: number, L: number, flip: boolean) => flip
+    ? launch(`${op}.cast`, castF16TKernel, [t], [(R * L) / 2], 'int32', { R, L })
+    : launch(`${op}.cast`, castF16Kernel, [t], [Math.ceil(t.size / 2)], 'int32', { n: t.size });
+  const ah = cast(a, p.transA ? p.K : p.M, p.transA ? p.M : p.K, f.transA !== p.transA);
+  const bh = cast(b, p.transB ? p.N : p.K, p.transB ? p.K : p.N, f.transB !== p.transB);
+  const out = launch(op, sgmatKernel, [ah, bh], outShape, 'float32', { ...p, transA: f.transA, transB: f.transB });
   ah.dispose();
   bh.dispose();
   return bias ? addBias(out, bias) : out;

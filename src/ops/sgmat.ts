@@ -15,7 +15,7 @@
 // from @builtin(subgroup_id).
 import type { Kernel } from '../backend/types.js';
 import type { GemmParams } from './matmul.js';
-import { PRELUDE, grid1d } from './kernel.js';
+import { PRELUDE, bindings, grid1d, main1d } from './kernel.js';
 
 export type SmemType = 'f16' | 'vec4<f16>' | 'vec4<u32>' | 'u32';
 
@@ -437,6 +437,56 @@ export const castF16Kernel: Kernel<CastParams> = {
   wgsl: () => castF16Wgsl(256, 1),
   grid: (p) => castF16Grid(p.n, 256, 1),
   uniforms: (p, u) => void u.u32(p.n),
+};
+
+/**
+ * The layout of the f16 operands a path writes for the f16 GEMM: op(A) 'N' = [m][k] or 'T' = [k][m],
+ * then B 'N' = [k][n] or 'T' = [n][k]; 'native' keeps the inputs' own layouts.
+ */
+export type OperandLayout = 'NN' | 'NT' | 'TN' | 'TT' | 'native';
+const OPERAND_LAYOUTS: readonly OperandLayout[] = ['NN', 'NT', 'TN', 'TT', 'native'];
+/** The layout env variable `name` asks for, if it names one (else a notice, and undefined). */
+export function layoutFromEnv(name: string): OperandLayout | undefined {
+  const v = typeof process !== 'undefined' ? process.env?.[name] : undefined;
+  if (!v) return undefined;
+  if ((OPERAND_LAYOUTS as readonly string[]).includes(v)) return v as OperandLayout;
+  console.warn(`grilly: ${name}=${JSON.stringify(v)} is not one of ${OPERAND_LAYOUTS.join(', ')}; ignored`);
+  return undefined;
+}
+/** The GEMM's transposition flags for operands written in layout L (inputs' flags for 'native'). */
+export function layoutFlags(L: OperandLayout, transA: boolean, transB: boolean): { transA: boolean; transB: boolean } {
+  return L === 'native' ? { transA, transB } : { transA: L[0] === 'T', transB: L[1] === 'T' };
+}
+
+/**
+ * Tuning of precision 'fp16' (one batch, dims multiples of 4). `layout`: how the casts write the
+ * operands; 'native' (the inputs' layouts) is what was measured; GRILLY_F16_LAYOUT picks another
+ * (the casts then transpose where needed) for bench/sgmat/layouts.ts's comparison.
+ */
+export const F16 = { layout: layoutFromEnv('GRILLY_F16_LAYOUT') ?? ('native' as OperandLayout) };
+
+/**
+ * f32 [R][L] → f16 [L][R] (packed two a word), R and L multiples of 4: a cast that transposes.
+ * An invocation does a 4×4 block; lane pairs read the two halves of a row's 32-byte sector, and
+ * consecutive pairs write consecutive 8-byte pieces of a row of the output.
+ */
+export const castF16TKernel: Kernel<{ R: number; L: number }> = {
+  name: 'cast.f16.t',
+  key: () => '',
+  cpu: (ins, outs, p) => {
+    const x = ins[0]!.f32, half = new Uint16Array(outs[0]!.i32.buffer, outs[0]!.i32.byteOffset, p.R * p.L);
+    for (let r = 0; r < p.R; r++) for (let c = 0; c < p.L; c++) half[c * p.R + r] = f16Bits(x[r * p.L + c]!);
+  },
+  wgsl: () => `enable f16;
+${PRELUDE}${bindings([['X', 'vec4<f32>']], [['Y', 'vec2<u32>']])}${main1d(`  let i = idx;
+  let R = pu(0u); let L = pu(1u);
+  let pr = i & 1u; let i2 = i >> 1u;
+  let r = (i2 % (R / 4u)) * 4u; let c = ((i2 / (R / 4u)) * 2u + pr) * 4u;
+  if (c >= L || r >= R) { return; }
+  let ys = transpose(mat4x4<f32>(${[0, 1, 2, 3].map((q) => `X[((r + ${q}u) * L + c) / 4u]`).join(', ')}));
+  ${[0, 1, 2, 3].map((j) => `Y[((c + ${j}u) * R + r) / 4u] = bitcast<vec2<u32>>(vec4<f16>(ys[${j}]));`).join('\n  ')}`)}`,
+  grid: (p) => grid1d((p.R / 4) * Math.ceil(p.L / 8) * 2),
+  uniforms: (p, u) => void u.u32(p.R).u32(p.L),
 };
 
 /** The GEMM's shape and layout (the same parameters as the fp32 kernel's; batch ≤ 65535). */

@@ -20,7 +20,7 @@ import type { Kernel } from '../backend/types.js';
 import { Tensor } from '../tensor/tensor.js';
 import { fillInto } from './elementwise.js';
 import { PRELUDE, bindings, grid1d, launch, launchInto, main1d } from './kernel.js';
-import { f16Bits, sgmatKernel } from './sgmat.js';
+import { f16Bits, layoutFlags, layoutFromEnv, sgmatKernel, type OperandLayout } from './sgmat.js';
 
 /** Tuning of the 'fp16x3' path (tests lower minMacs to reach it with small shapes). */
 export const F16X3 = {
@@ -34,16 +34,13 @@ export const F16X3 = {
    */
   partialBytes: 512 * 2 ** 20,
   /**
-   * How the split writes the f16 blocks, as the f16 GEMM's layout of its operands (op(A) as stored,
-   * 'N' = [m][k], 'T' = [k][m]; then B, 'N' = [k][n], 'T' = [n][k]), or 'native': as the inputs
-   * are stored (what every measurement so far ran). The split can transpose while it splits; the
-   * f16 GEMM ran the ONB's TN product (gᵀ·x) at 197 TFLOP/s and its NT one (x·Wᵀ) at 161, so 'TN'
-   * for every product may be faster: not yet measured on the H200, hence not the default.
+   * How the split writes the f16 blocks (see OperandLayout in src/ops/sgmat.ts); 'native' (as the
+   * inputs are stored) is what every measurement so far ran. The split can transpose while it
+   * splits, and the f16 GEMM ran the ONB's TN product (gᵀ·x) at 197 TFLOP/s and its NT one (x·Wᵀ)
+   * at 161, so 'TN' for every product may be faster: not yet measured, hence not the default.
    */
-  layout: 'native' as F16x3Layout,
+  layout: 'native' as OperandLayout,
 };
-export type F16x3Layout = 'NN' | 'NT' | 'TN' | 'TT' | 'native';
-const LAYOUTS: readonly F16x3Layout[] = ['NN', 'NT', 'TN', 'TT', 'native'];
 {
   // GRILLY_F16X3_CHUNK (K values, rounded to a multiple of 32) and GRILLY_F16X3_PARTIAL_MB override
   // these for benchmark sweeps; anything but a positive number is ignored, with a notice
@@ -57,9 +54,7 @@ const LAYOUTS: readonly F16x3Layout[] = ['NN', 'NT', 'TN', 'TT', 'native'];
     return undefined;
   };
   const chunk = num('GRILLY_F16X3_CHUNK'), mb = num('GRILLY_F16X3_PARTIAL_MB');
-  const layout = env?.GRILLY_F16X3_LAYOUT;
-  if (layout && (LAYOUTS as readonly string[]).includes(layout)) F16X3.layout = layout as F16x3Layout;
-  else if (layout) console.warn(`grilly: GRILLY_F16X3_LAYOUT=${JSON.stringify(layout)} is not one of ${LAYOUTS.join(', ')}; ignored`);
+  F16X3.layout = layoutFromEnv('GRILLY_F16X3_LAYOUT') ?? F16X3.layout;
   if (chunk !== undefined) F16X3.chunk = Math.max(32, Math.round(chunk / 32) * 32);
   if (mb !== undefined) F16X3.partialBytes = mb * 2 ** 20;
 }
@@ -272,8 +267,7 @@ export function gemmF16x3(op: string, a: Tensor, b: Tensor, p: F16x3Params, outS
   launchInto(op, absMaxKernel, [b], [mb], transB ? { R: N, L: K, rows: true } : { R: K, L: N, rows: false });
   const c = Tensor.empty(outShape, 'float32', op, be, [a, b]);
   // The f16 blocks' layout: the split writes op(A) k-major iff tA, op(B) k-major iff !tB.
-  const L = F16X3.layout;
-  const tA = L === 'native' ? transA : L[0] === 'T', tB = L === 'native' ? transB : L[1] === 'T';
+  const { transA: tA, transB: tB } = layoutFlags(F16X3.layout, transA, transB);
   // Row blocks of C, multiples of 128 rows (the GEMM's tile), P at most partialBytes.
   const blocks = Math.max(1, Math.ceil((M * N * 4) / F16X3.partialBytes));
   const mb0 = Math.min(M, Math.ceil(M / blocks / 128) * 128);
