@@ -466,10 +466,14 @@ export function layoutFlags(L: OperandLayout, transA: boolean, transB: boolean):
 export const F16 = { layout: layoutFromEnv('GRILLY_F16_LAYOUT') ?? ('native' as OperandLayout) };
 
 /**
- * f32 [R][L] → f16 [L][R] (packed two a word), R and L multiples of 4: a cast that transposes.
- * An invocation does a 4×4 block; lane pairs read the two halves of a row's 32-byte sector, and
- * consecutive pairs write consecutive 8-byte pieces of a row of the output.
+ * WGSL for transposing 4×4 blocks of a stored matrix with R rows (uniform R): invocation i takes
+ * rows r..r+3 and columns col..col+3; lane pairs take the two 16-byte halves of a row's 32-byte
+ * sector (reads), consecutive pairs consecutive r (8-byte pieces of a row of the transposed output).
  */
+export const pairedBlock = (col: string) =>
+  `let pr = i & 1u; let i2 = i >> 1u; let r = (i2 % (R / 4u)) * 4u; let ${col} = ((i2 / (R / 4u)) * 2u + pr) * 4u;`;
+
+/** f32 [R][L] → f16 [L][R] (packed two a word), R and L multiples of 4: a cast that transposes (pairedBlock). */
 export const castF16TKernel: Kernel<{ R: number; L: number }> = {
   name: 'cast.f16.t',
   key: () => '',
@@ -480,8 +484,7 @@ export const castF16TKernel: Kernel<{ R: number; L: number }> = {
   wgsl: () => `enable f16;
 ${PRELUDE}${bindings([['X', 'vec4<f32>']], [['Y', 'vec2<u32>']])}${main1d(`  let i = idx;
   let R = pu(0u); let L = pu(1u);
-  let pr = i & 1u; let i2 = i >> 1u;
-  let r = (i2 % (R / 4u)) * 4u; let c = ((i2 / (R / 4u)) * 2u + pr) * 4u;
+  ${pairedBlock('c')}
   if (c >= L || r >= R) { return; }
   let ys = transpose(mat4x4<f32>(${[0, 1, 2, 3].map((q) => `X[((r + ${q}u) * L + c) / 4u]`).join(', ')}));
   ${[0, 1, 2, 3].map((j) => `Y[((c + ${j}u) * R + r) / 4u] = bitcast<vec2<u32>>(vec4<f16>(ys[${j}]));`).join('\n  ')}`)}`,

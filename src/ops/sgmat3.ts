@@ -20,7 +20,7 @@ import type { Kernel } from '../backend/types.js';
 import { Tensor } from '../tensor/tensor.js';
 import { fillInto } from './elementwise.js';
 import { PRELUDE, bindings, grid1d, launch, launchInto, main1d } from './kernel.js';
-import { f16Bits, layoutFlags, layoutFromEnv, sgmatKernel, type OperandLayout } from './sgmat.js';
+import { f16Bits, layoutFlags, layoutFromEnv, pairedBlock, sgmatKernel, type OperandLayout } from './sgmat.js';
 
 /** Tuning of the 'fp16x3' path (tests lower minMacs to reach it with small shapes). */
 export const F16X3 = {
@@ -198,8 +198,7 @@ ${PRELUDE}${bindings([['X', 'vec4<f32>'], ['MX', 'f32']], [['Y', 'vec2<u32>']])}
   if (i >= (R / 4u) * (kc / 4u)) { return; }
   // consecutive invocations take consecutive 4×4 blocks along Y's contiguous dimension
   ${p.kMajor && p.kContig
-    // lane pairs take the two 16-byte halves of each row's 32-byte sector (k..k+7)
-    ? 'let pr = i & 1u; let i2 = i >> 1u; let r = (i2 % (R / 4u)) * 4u; let kk = ((i2 / (R / 4u)) * 2u + pr) * 4u;'
+    ? pairedBlock('kk')
     : p.kMajor
     ? 'let r = (i % (R / 4u)) * 4u; let kk = (i / (R / 4u)) * 4u;'
     : 'let kk = (i % (kc / 4u)) * 4u; let r = (i / (kc / 4u)) * 4u;'}
