@@ -1,5 +1,8 @@
 // Joins grilly's and SpikingJelly's results from one device run into the ratio table of issue 7.
-// Usage: tsx bench/ratios.ts grilly.json sj.json [grilly-fp16.json [grilly-fp16x3.json]] [--out ratios.json] [--md]
+// Usage: tsx bench/ratios.ts grilly.json sj.json [grilly-fp16.json [grilly-fp16x3.json]] [--rows LABEL=file.json]…
+//        [--out ratios.json] [--md]
+// --rows adds a file's rows under precision LABEL (say fp16x3-TN: a label that starts with 'fp16x3' is held to the
+// fp32 targets, one that starts with 'fp16' otherwise to the fp16 target).
 import { readFileSync, writeFileSync } from 'node:fs';
 
 interface GRow { workload: string; size: string; ms: number; peakBytes: number }
@@ -9,6 +12,13 @@ const args = process.argv.slice(2);
 const outAt = args.indexOf('--out');
 const out = outAt >= 0 ? args.splice(outAt, 2)[1] : undefined;
 const md = args.includes('--md');
+const labelled: [string, string][] = [];
+for (let at = args.indexOf('--rows'); at >= 0; at = args.indexOf('--rows')) {
+  const spec = args.splice(at, 2)[1] ?? '';
+  const eq = spec.indexOf('=');
+  if (eq <= 0) throw new Error(`ratios: --rows wants LABEL=file.json, got ${JSON.stringify(spec)}`);
+  labelled.push([spec.slice(0, eq), spec.slice(eq + 1)]);
+}
 const files = args.filter((a) => !a.startsWith('--'));
 const grilly = JSON.parse(readFileSync(files[0]!, 'utf8')) as { rows: GRow[]; commit?: string };
 const sj = JSON.parse(readFileSync(files[1]!, 'utf8')) as { rows: SRow[] };
@@ -41,7 +51,7 @@ const emit = (r: GRow, precision: string) => {
   const best = ok.reduce((a, b) => (a.ms! <= b.ms! ? a : b));
   const peaks = ok.map((s) => s.peak_bytes).filter((p): p is number => p != null);
   const ratio = r.ms / best.ms!;
-  const t = target(r.workload, r.size, precision === 'fp16');
+  const t = target(r.workload, r.size, precision.startsWith('fp16') && !precision.startsWith('fp16x3'));
   const met = (t.ratio === undefined || ratio <= t.ratio) && (t.ms === undefined || r.ms <= t.ms);
   const tgt = [t.ratio !== undefined ? `ratio ≤ ${t.ratio}` : '', t.ms !== undefined ? `≤ ${t.ms} ms` : ''].filter(Boolean).join(', ') || '—';
   lines.push({ workload: r.workload, size: r.size, precision, grillyMs: r.ms, sjBest: best.backend, sjMs: best.ms!, ratio, target: tgt, met: tgt === '—' ? true : met, grillyPeak: r.peakBytes, sjPeak: peaks.length ? Math.min(...peaks) : null, sj: sjAll });
@@ -49,6 +59,7 @@ const emit = (r: GRow, precision: string) => {
 for (const r of grilly.rows) emit(r, 'fp32');
 for (const r of fp16?.rows ?? []) emit(r, 'fp16');
 for (const r of fp16x3?.rows ?? []) emit(r, 'fp16x3');
+for (const [label, file] of labelled) for (const r of (JSON.parse(readFileSync(file, 'utf8')) as { rows: GRow[] }).rows) emit(r, label);
 
 const mib = (b: number | null) => (b == null ? '—' : (b / 2 ** 20).toFixed(0));
 const header = ['workload', 'size', 'precision', 'grilly ms', 'SJ best', 'SJ ms', 'ratio', 'target', 'met', 'grilly peak MiB', 'SJ peak MiB', 'mem ratio'];
