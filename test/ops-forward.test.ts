@@ -7,7 +7,7 @@ import { gemm, gemmKernel, gemmSplitK, gemmTuning } from '../src/ops/matmul.js';
 import { linear } from '../src/ops/linear.js';
 import type { Ref } from './ref.js';
 import {
-  BACKENDS, T, TI, expectClose, expectExact, expectTensor, initBackend, randArray, randAway, randDistinct, randInts, useBackend,
+  BACKENDS, T, TI, expectClose, expectExact, expectTensor, initBackend, randArray, randAway, randInts, useBackend,
 } from './helpers.js';
 
 type Operand = Tensor | number;

@@ -16,43 +16,19 @@
 //   (depthwise is groups = C); rows are processed in chunks when the column buffer of the whole
 //   batch would pass a byte limit.
 // 1×1 convolutions (stride 1, no padding, one group) skip im2col: W·X_n per image is already NCHW.
-import type { Kernel, UniformWriter } from '../backend/types.js';
+import type { Kernel } from '../backend/types.js';
 import { BackendError, DTypeError, ShapeError, ValueError, fmtShape } from '../errors.js';
 import { attach, needsGrad } from '../autograd/node.js';
 import { Tensor } from '../tensor/tensor.js';
-import { PRELUDE, WG, backendOf, bindings, grid1d, launch, launchInto, main1d } from './kernel.js';
+import { PRELUDE, backendOf, bindings, grid1d, launch, launchInto, main1d } from './kernel.js';
 import { addInPlace, fillInto } from './elementwise.js';
-import { gemmKernel, im2colRowCpu, type GemmParams, type Im2colOperand } from './matmul.js';
+import { gemmKernel, type GemmParams, type Im2colOperand } from './matmul.js';
 import { sum } from './reduce.js';
 import { reshape } from './view.js';
+import { MAX_Z, convTuning, geoKey, geoWgsl, geoUniforms, type Chunk, type ChunkParams, type Geo } from './conv-geo.js';
+import { directForward, directSmall, directWeightGrad } from './conv-direct.js';
 
-/**
- * @internal Tuning knobs. `maxColumnBytes`: the largest im2col buffer (and GEMM result) one chunk
- * may use — the device's maxStorageBufferBindingSize caps it too; tests lower it to force chunks.
- * `splitTarget`: workgroups the weight-gradient GEMM aims for, reached by splitting its long
- * reduction over pixels into `S` partial products (each at least `minSplitK` pixels long) that are
- * summed afterwards. `direct1x1`: 1×1 convolutions with stride 1, no padding and one group skip
- * im2col (see conv1x1). `specialize`: compile the layer geometry into the kernels (see geoWgsl).
- * `im2colQuad`: im2col writes four columns an invocation when Kc % 4 == 0. `col2imColMajor`: the
- * input gradient's column matrix is computed transposed, so col2im reads it coalesced.
- * `directMaxKc`: one-group convolutions with at most this many columns (Cg·KH·KW, ≤ 32) run the
- * direct kernels (no im2col, no GEMM; 0 turns them off). H200, fwd + bwd: 1→128 channels (Kc = 9)
- * 0.78 ms direct against 0.91 implicit; 3→64 (Kc = 27) 0.48 against 0.40. `directSliceRows`: pixel
- * rows in one slice of their weight-gradient reduction (one workgroup each). `directPixels`: output
- * pixels per forward invocation (each weight load then serves more; 2 and 4 made lavapipe's compile
- * 2–5× slower, and the H200 figures above are with 1). `implicit`: one-group convolutions gather the im2col
- * operand inside the forward and weight-gradient GEMMs instead of writing the column matrix.
- * `dxConv`: with implicit GEMMs and stride 1, the input gradient as a convolution (see dxByConv),
- * for inputs of at least `dxConvMinC` channels.
- * `dwTile`: force the weight-gradient GEMM's outputs a thread (4×4 or 8×8); 0: 8×8 when the
- * weight has ≥ 128 filters and ≥ 128 columns, else the GEMM's heuristic (CSNN's second layer on the
- * H200: 4.98 ms a step with 8×8, 5.15 with 4×4).
- */
-export const convTuning = {
-  maxColumnBytes: 256 * 2 ** 20, splitTarget: 512, minSplitK: 64, direct1x1: true, im2colQuad: true, col2imColMajor: true,
-  directMaxKc: 16, directSliceRows: 1024, directPixels: 1 as 1 | 2 | 4, implicit: true, dxConv: true, dxConvMinC: 16, dwTile: 0 as 0 | 4 | 8,
-  specialize: typeof process === 'undefined' || process.env?.GRILLY_CONV_SPECIALIZE !== '0',
-};
+export { convTuning };
 
 // ---- argument parsing (shared with pool.ts) ---------------------------------------------------
 
@@ -84,58 +60,6 @@ export function input4d(x: Tensor, op: string): [Tensor, boolean] {
 export function output3d(y: Tensor, was3d: boolean): Tensor {
   return was3d ? reshape(y, y.shape.slice(1)) : y;
 }
-
-// ---- geometry ---------------------------------------------------------------------------------
-
-interface Geo {
-  N: number; C: number; H: number; W: number;
-  O: number; G: number; Cg: number; Og: number;
-  KH: number; KW: number;
-  sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
-  OH: number; OW: number;
-  /** Output pixels per image (OH·OW) and columns per group (Cg·KH·KW). */
-  P: number; Kc: number;
-}
-
-/** A range of rows (global output pixels n·P + p) processed at once. */
-interface Chunk { r0: number; RB: number }
-
-/**
- * With `convTuning.specialize` the geometry is compiled into each conv kernel as constants (one
- * pipeline per layer shape, the batch size excepted), so the compiler can turn the index
- * arithmetic's divisions into multiplies; otherwise it is read from uniform words 16.. .
- */
-const geoKey = (g: Geo): string => (convTuning.specialize ? fullGeoKey(g) : 'u');
-/** Every geometry field a kernel may compile in (the batch size excepted). */
-const fullGeoKey = (g: Geo): string => [g.C, g.H, g.W, g.O, g.G, g.KH, g.KW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw].join(',');
-
-const GEO_FIELDS = ['C', 'H', 'W', 'O', 'Cg', 'Og', 'KH', 'KW', 'sh', 'sw', 'ph', 'pw', 'dh', 'dw', 'OH', 'OW', 'P', 'Kc'] as const;
-const GEO_FN: Record<(typeof GEO_FIELDS)[number], string> = {
-  C: 'gC', H: 'gH', W: 'gW', O: 'gO', Cg: 'gCg', Og: 'gOg', KH: 'gKH', KW: 'gKW', sh: 'gSH', sw: 'gSW', ph: 'gPH', pw: 'gPW',
-  dh: 'gDH', dw: 'gDW', OH: 'gOH', OW: 'gOW', P: 'gP', Kc: 'gKc',
-};
-
-function geoWgsl(g: Geo): string {
-  let s = '\n';
-  GEO_FIELDS.forEach((f, k) => {
-    const signed = f === 'ph' || f === 'pw';
-    const ty = signed ? 'i32' : 'u32';
-    const v = convTuning.specialize ? `${g[f]}${signed ? 'i' : 'u'}` : `p${signed ? 'i' : 'u'}(${16 + k}u)`;
-    s += `fn ${GEO_FN[f]}() -> ${ty} { return ${v}; }\n`;
-  });
-  return s;
-}
-
-function geoUniforms(g: Geo, u: UniformWriter): void {
-  if (convTuning.specialize) return;
-  u.n = 16;
-  for (const f of GEO_FIELDS) {
-    if (f === 'ph' || f === 'pw') u.i32(g[f]);
-    else u.u32(g[f]);
-  }
-}
-
-interface ChunkParams { g: Geo; c: Chunk }
 
 // ---- kernels ----------------------------------------------------------------------------------
 
@@ -409,7 +333,6 @@ const biasKernel: Kernel<BiasParams> = {
 
 // ---- GEMM helper ------------------------------------------------------------------------------
 
-const MAX_Z = 65535;
 
 /**
  * C = op(A)·op(B) into a new tensor kept out of the slabs of `avoid` (the tensor the result is
@@ -421,188 +344,6 @@ function gemmNew(op: string, a: Tensor, b: Tensor, p: GemmParams, avoid: readonl
     launchInto(op, gemmKernel, [a, b], [out], { ...p, batchOffset: off, batchCount: Math.min(MAX_Z, p.batch - off), wgBytes: a.backend.info.limits.maxComputeWorkgroupStorageSize ?? 0 });
   }
   return out;
-}
-
-// ---- direct kernels for few columns (first layers) ---------------------------------------------
-//
-// With one group and Kc = Cg·KH·KW small (the first convolution of an image network: Kc = 9 for one
-// channel, 27 for RGB), the GEMMs waste most of their tile on Kc (a 64-wide tile for 9 columns) and
-// the data movement around them costs more than the arithmetic: im2col, then the (pixel, filter)
-// result moved to NCHW, and in the backward the output gradient moved the other way. These kernels
-// read and write NCHW directly, with the geometry compiled in: each invocation gathers its pixels'
-// Kc inputs once into registers.
-//   forward  y[n, o, p] = Σ_c W[o, c]·x(n, p, c)           (PX pixels × a block of filters per invocation)
-//   dW       part[s, o, c] = Σ_{rows r of slice s} dY[n, o, p]·x(n, p, c), summed over s afterwards
-
-/** The direct kernels apply: one group, few columns, not a 1×1 handled by conv1x1. */
-function directSmall(g: Geo): boolean {
-  return g.G === 1 && g.Kc <= Math.min(convTuning.directMaxKc, 32) && !direct1x1(g); // (≤ 63 sums a weight-gradient invocation)
-}
-
-/** Pixels per forward invocation (`directPixels`); filters per weight-gradient workgroup (≤ 63 sums an invocation). */
-const directPX = (): number => convTuning.directPixels;
-const directOB = (g: Geo): number => Math.max(1, Math.floor(63 / g.Kc));
-/** Invocations of a weight-gradient workgroup. */
-const DW_WG = 64;
-
-/**
- * WGSL that gathers the Kc inputs of pixel row `r` (named x{tag}_{c}) into registers, zero outside
- * the image or when `ok` is false. The (kh, kw) offsets are constants.
- */
-function gatherWgsl(g: Geo, tag: string, r: string, ok: string): string {
-  const HW = g.H * g.W;
-  let s = `let n${tag} = ${r} / ${g.P}u; let p${tag} = ${r} - n${tag} * ${g.P}u;
-    let oh${tag} = p${tag} / ${g.OW}u; let ow${tag} = p${tag} - oh${tag} * ${g.OW}u;
-    let xb${tag} = n${tag} * ${g.C * HW}u;\n`;
-  for (let kh = 0; kh < g.KH; kh++) {
-    s += `    let ih${tag}_${kh} = i32(oh${tag} * ${g.sh}u) + ${kh * g.dh - g.ph}; let rh${tag}_${kh} = ${ok} && ih${tag}_${kh} >= 0 && ih${tag}_${kh} < ${g.H};\n`;
-  }
-  for (let kw = 0; kw < g.KW; kw++) {
-    s += `    let iw${tag}_${kw} = i32(ow${tag} * ${g.sw}u) + ${kw * g.dw - g.pw}; let rw${tag}_${kw} = iw${tag}_${kw} >= 0 && iw${tag}_${kw} < ${g.W};\n`;
-  }
-  let c = 0;
-  for (let ci = 0; ci < g.Cg; ci++) {
-    for (let kh = 0; kh < g.KH; kh++) {
-      for (let kw = 0; kw < g.KW; kw++, c++) {
-        s += `    var x${tag}_${c} = 0.0; if (rh${tag}_${kh} && rw${tag}_${kw}) { x${tag}_${c} = X[xb${tag} + ${ci * HW}u + u32(ih${tag}_${kh}) * ${g.W}u + u32(iw${tag}_${kw})]; }\n`;
-      }
-    }
-  }
-  return s;
-}
-
-
-interface DirectParams { g: Geo; bias: boolean }
-
-/** Filters per forward workgroup (grid z): the gathered inputs are reused across them. */
-const DIRECT_OBF = 32;
-
-const directFwdKernel: Kernel<DirectParams> = {
-  name: 'conv2d.direct',
-  key: (p) => `${fullGeoKey(p.g)}|${p.bias ? 'b' : ''}|${directPX()}`,
-  cpu: (ins, outs, { g, bias }) => {
-    const x = ins[0]!.f32, w = ins[1]!.f32, b = bias ? ins[2]!.f32 : null, y = outs[0]!.f32;
-    const xs = new Float32Array(g.Kc);
-    for (let r = 0; r < g.N * g.P; r++) {
-      im2colRowCpu(x, g, r, xs, 0);
-      const n = Math.floor(r / g.P), p = r - n * g.P;
-      for (let o = 0; o < g.O; o++) {
-        let s = b ? b[o]! : 0;
-        for (let c = 0; c < g.Kc; c++) s += w[o * g.Kc + c]! * xs[c]!;
-        y[(n * g.O + o) * g.P + p] = s;
-      }
-    }
-  },
-  wgsl: ({ g, bias }) => {
-    const PX = directPX();
-    const px = [...Array(PX).keys()];
-    const cs = [...Array(g.Kc).keys()];
-    return PRELUDE + bindings(bias ? [['X', 'f32'], ['Wt', 'f32'], ['B', 'f32']] : [['X', 'f32'], ['Wt', 'f32']], [['Y', 'f32']]) + `
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let NP = pu(0u);
-  let base = (wid.x + wid.y * nwg.x) * ${WG * PX}u + lid.x;
-  ${px.map((j) => `let r${j} = base + ${j * WG}u; let ok${j} = r${j} < NP;\n    ${gatherWgsl(g, `${j}`, `r${j}`, `ok${j}`)}`).join('\n  ')}
-  let o0 = wid.z * ${DIRECT_OBF}u;
-  let o1 = min(o0 + ${DIRECT_OBF}u, ${g.O}u);
-  for (var o = o0; o < o1; o++) {
-    let wb = o * ${g.Kc}u;
-    ${cs.map((c) => `let w${c} = Wt[wb + ${c}u];`).join(' ')}
-    ${px.map((j) => `var s${j} = ${bias ? 'B[o]' : '0.0'};\n    ${cs.map((c) => `s${j} = fma(w${c}, x${j}_${c}, s${j});`).join(' ')}
-    if (ok${j}) { Y[(n${j} * ${g.O}u + o) * ${g.P}u + p${j}] = s${j}; }`).join('\n    ')}
-  }
-}
-`;
-  },
-  grid: ({ g }) => {
-    const [x, y] = grid1d(g.N * g.P, WG * directPX());
-    return [x, y, Math.ceil(g.O / DIRECT_OBF)];
-  },
-  uniforms: ({ g }, u) => void u.u32(g.N * g.P),
-};
-
-interface DirectDWParams { g: Geo; S: number; rowsPer: number }
-
-const directDWKernel: Kernel<DirectDWParams> = {
-  name: 'conv2d.directDW',
-  key: (p) => fullGeoKey(p.g),
-  cpu: (ins, outs, { g, S, rowsPer }) => {
-    const x = ins[0]!.f32, gy = ins[1]!.f32, part = outs[0]!.f32;
-    const xs = new Float32Array(g.Kc);
-    const NP = g.N * g.P;
-    for (let s = 0; s < S; s++) {
-      const acc = new Float32Array(g.O * g.Kc);
-      for (let r = s * rowsPer; r < Math.min(NP, (s + 1) * rowsPer); r++) {
-        im2colRowCpu(x, g, r, xs, 0);
-        const n = Math.floor(r / g.P), p = r - n * g.P;
-        for (let o = 0; o < g.O; o++) {
-          const gv = gy[(n * g.O + o) * g.P + p]!;
-          for (let c = 0; c < g.Kc; c++) acc[o * g.Kc + c] += gv * xs[c]!;
-        }
-      }
-      part.set(acc, s * g.O * g.Kc);
-    }
-  },
-  wgsl: ({ g }) => {
-    // 64 invocations, each with OB·Kc ≤ 63 sums; they all go to workgroup memory at once (row
-    // stride V|1: odd, so neither the writes nor the column reads collide on banks) and, after one
-    // barrier, invocation v adds up column v. (A reduction in rounds with a barrier each made
-    // lavapipe's compiler take seconds: every barrier there splits the shader.)
-    const OB = directOB(g), V = OB * g.Kc, VS = V | 1;
-    const obs = [...Array(OB).keys()];
-    const cs = [...Array(g.Kc).keys()];
-    return PRELUDE + bindings([['X', 'f32'], ['GY', 'f32']], [['Part', 'f32']]) + `
-var<workgroup> red: array<f32, ${DW_WG * VS}>;
-@compute @workgroup_size(${DW_WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let NP = pu(0u); let rowsPer = pu(1u);
-  let o0 = wid.z * ${OB}u;
-  let rEnd = min(NP, (wid.x + 1u) * rowsPer);
-  ${obs.map((o) => cs.map((c) => `var a${o}_${c} = 0.0;`).join(' ')).join('\n  ')}
-  for (var r = wid.x * rowsPer + lid.x; r < rEnd; r += ${DW_WG}u) {
-    ${gatherWgsl(g, '', 'r', 'true')}
-    ${obs.map((o) => `{
-      var gv = 0.0; if (o0 + ${o}u < ${g.O}u) { gv = GY[(n * ${g.O}u + o0 + ${o}u) * ${g.P}u + p]; }
-      ${cs.map((c) => `a${o}_${c} = fma(gv, x_${c}, a${o}_${c});`).join(' ')}
-    }`).join('\n    ')}
-  }
-  let rb = lid.x * ${VS}u;
-  ${obs.map((o) => cs.map((c) => `red[rb + ${o * g.Kc + c}u] = a${o}_${c};`).join(' ')).join('\n  ')}
-  workgroupBarrier();
-  if (lid.x < ${V}u) {
-    var t = 0.0;
-    for (var i = 0u; i < ${DW_WG}u; i++) { t += red[i * ${VS}u + lid.x]; }
-    let o = o0 + lid.x / ${g.Kc}u;
-    if (o < ${g.O}u) { Part[(wid.x * ${g.O}u + o) * ${g.Kc}u + lid.x % ${g.Kc}u] = t; }
-  }
-}
-`;
-  },
-  grid: ({ g, S }) => [S, 1, Math.ceil(g.O / directOB(g))],
-  uniforms: ({ g, rowsPer }, u) => void u.u32(g.N * g.P).u32(rowsPer),
-};
-
-/**
- * Slices of the direct weight gradient's rows, `directSliceRows` each (one workgroup per slice and
- * filter block: 0.33 ms on the H200 for the CSNN's first layer with 27 slices, the GPU mostly idle).
- */
-function directSlices(g: Geo): { S: number; rowsPer: number } {
-  const NP = g.N * g.P;
-  const rowsPer = Math.max(convTuning.directSliceRows, Math.ceil(NP / MAX_Z));
-  return { S: Math.ceil(NP / rowsPer), rowsPer };
-}
-
-function directForward(x: Tensor, w: Tensor, bias: Tensor | null, g: Geo, op: string): Tensor {
-  return launch(op, directFwdKernel, bias ? [x, w, bias] : [x, w], [g.N, g.O, g.OH, g.OW], 'float32', { g, bias: !!bias });
-}
-
-function directWeightGrad(gy: Tensor, x: Tensor, g: Geo, op: string): Tensor {
-  const { S, rowsPer } = directSlices(g);
-  const part = launch(op, directDWKernel, [x, gy], [S, g.O * g.Kc], 'float32', { g, S, rowsPer });
-  if (S === 1) return part;
-  const dw = sum(part, 0);
-  part.dispose();
-  return dw;
 }
 
 // ---- chunking ---------------------------------------------------------------------------------
@@ -889,5 +630,3 @@ function convBackward(gy: Tensor, x: Tensor, w: Tensor, g: Geo, wShape: readonly
   return [dx, dw ? reshape(dw, wShape) : null, db];
 }
 
-/** @internal For profiling: the conv kernels alone. */
-export const _convKernels = { im2colKernel, outKernel, rowsKernel, col2imKernel, directFwdKernel, directDWKernel };
