@@ -123,6 +123,7 @@ export function shutdown(): void {
   for (const b of live.values()) if (!b.closed) b.shutdown();
   live.clear();
   active = null;
+  deferred.length = 0; // checks of a released device cannot run
 }
 
 function installExitHook(): void {

@@ -1,6 +1,7 @@
 // Bad input gets a typed error that names the op, what was expected and what came.
 import { describe, expect, it } from 'vitest';
 import * as g from '../src/index.js';
+import * as nn from '../src/nn/index.js';
 import { BACKENDS, useBackend } from './helpers.js';
 
 describe.each(BACKENDS)('errors on %s', (backend) => {
@@ -64,6 +65,32 @@ describe.each(BACKENDS)('errors on %s', (backend) => {
     const n = Math.floor(limit / 4) + 16;
     expect(() => g.zeros([n])).toThrow(g.BackendError);
     expect(() => g.zeros([n])).toThrow(/full: a tensor of \d+ bytes exceeds|full: needs \d+ bytes/);
+  });
+
+  it('class and gather indices out of range: a ValueError naming the op (on WebGPU at the next read)', async () => {
+    const i32 = (a: number[], shape?: number[]) => g.tensor(a, shape, { dtype: 'int32' });
+    // Rejects (webgpu) or throws (cpu) with `msg`, whichever this backend does.
+    const bad = async (f: () => g.Tensor, msg: string) => {
+      if (backend === 'cpu') expect(f).toThrow(msg);
+      else await expect(f().data()).rejects.toThrow(msg);
+    };
+    const ce = new nn.CrossEntropyLoss();
+    await bad(() => ce.forward(g.zeros([2, 3]), i32([5, 0])), 'CrossEntropyLoss: target class 5 is out of range for 3 classes');
+    await bad(() => g.oneHot(i32([1, -1]), 3), 'oneHot: class index -1 is out of range for 3 classes');
+    await bad(() => g.ones([2, 3]).gather(1, i32([0, 3], [2, 1])), 'gather: index 3 is out of range for dim 1 of size 3');
+    // In range (ignoreIndex included): values, and no report at this or the next read.
+    expect(Array.from(await ce.forward(g.zeros([2, 3]), i32([-100, 2])).data())[0]).toBeCloseTo(Math.log(3), 6);
+    expect(Array.from(await g.oneHot(i32([1, 2]), 3).data())).toEqual([0, 1, 0, 0, 0, 1]);
+    expect(Array.from(await g.ones([2, 3]).gather(1, i32([2, 0], [2, 1])).data())).toEqual([1, 1]);
+    await g.sync();
+    // More checks than one flag buffer holds before a read: the bad one (the 40th) is still named.
+    let last: g.Tensor | null = null;
+    const many = () => {
+      for (let i = 0; i < 45; i++) last = g.oneHot(i32([i === 39 ? 7 : i % 3]), 3);
+      return last!;
+    };
+    await bad(many, 'oneHot: class index 7 is out of range for 3 classes');
+    await g.sync();
   });
 
   it('item() on more than one element', async () => {

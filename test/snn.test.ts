@@ -227,6 +227,11 @@ describe.each(BACKENDS)('SNN containers, functional API and bad input [%s]', (ba
         const s = node.forward(x);
         await expect(s.data()).rejects.toThrow('LIFNode: the input [4] has 2 NaN or infinite values');
       }
+      // Inside a tidy scope too (its end must not dispose the count the check reads later).
+      node.reset();
+      const run = () => g.tidy(() => node.forward(g.tensor([NaN, 1])));
+      if (backend === 'cpu') expect(run).toThrow('LIFNode: the input [2] has 1 NaN or infinite values');
+      else await expect(run().data()).rejects.toThrow('LIFNode: the input [2] has 1 NaN or infinite values');
     } finally {
       g.setDebug({ checkFinite: false });
     }

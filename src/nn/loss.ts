@@ -8,6 +8,7 @@ import { abs, add, exp, log, maximum, mul, ne, neg, sub, where, filled } from '.
 import { mean, sum } from '../ops/reduce.js';
 import { logSoftmax } from '../ops/softmax.js';
 import { gather } from '../ops/gather.js';
+import { checkIndexRange } from '../ops/indexcheck.js';
 import { squeeze, unsqueeze } from '../ops/view.js';
 import { MSE_FUSED_MAX, mseLossFused } from '../ops/mse.js';
 
@@ -81,6 +82,8 @@ export class CrossEntropyLoss extends Loss {
     if (target.ndim !== want.length || target.shape.some((d, i) => d !== want[i])) {
       throw new ShapeError(`${name}: logits ${fmtShape(logits.shape)} need a target of shape ${fmtShape(want)}, got ${fmtShape(target.shape)}`);
     }
+    const C = logits.shape[1]!;
+    checkIndexRange(target, 0, C, (k) => `${name}: target class ${k} is out of range for ${C} classes (nor is it ignoreIndex ${this.ignoreIndex})`, this.ignoreIndex);
     const logp = logSoftmax(logits, 1);
     const valid = ne(target, this.ignoreIndex);
     const safe = where(valid, target, 0);

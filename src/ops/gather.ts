@@ -6,6 +6,7 @@ import { attach, needsGrad } from '../autograd/node.js';
 import { normAxis, numel, stridesOf } from '../shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { PRELUDE, bindings, grid1d, launch, main1d } from './kernel.js';
+import { checkIndexRange } from './indexcheck.js';
 
 interface GatherParams {
   axis: number;
@@ -13,7 +14,8 @@ interface GatherParams {
   idxShape: number[];
 }
 
-// out[c] = x[c with c[axis] := index[c]]; indices outside the axis read 0 on the GPU (the CPU throws).
+// out[c] = x[c with c[axis] := index[c]]; indices outside the axis read 0 on the GPU, where
+// checkIndexRange reports them at the next read (the CPU throws).
 const gatherKernel: Kernel<GatherParams> = {
   name: 'gather',
   key: () => '',
@@ -113,6 +115,8 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
     if (d !== a && index.shape[d]! > x.shape[d]!) throw new ShapeError(`gather: index ${fmtShape(index.shape)} is larger than the input ${fmtShape(x.shape)} in dim ${d}`);
   }
   const p: GatherParams = { axis: a, xShape: [...x.shape], idxShape: [...index.shape] };
+  const size = x.shape[a]!;
+  checkIndexRange(index, 0, size, (k) => `gather: index ${k} is out of range for dim ${a} of size ${size}`);
   const out = launch('gather', gatherKernel, [x, index], index.shape, x.dtype, p);
   if (needsGrad(x)) {
     if (x.dtype !== 'float32') throw new DTypeError('gather: gradients need a float32 input');
@@ -148,5 +152,6 @@ export function oneHot(indices: Tensor, numClasses: number): Tensor {
   if (!(indices instanceof Tensor)) throw new DTypeError('oneHot: expected a Tensor of class indices');
   if (indices.dtype !== 'int32') throw new DTypeError(`oneHot: expected int32 class indices, got ${indices.dtype}; cast with .int()`);
   if (!Number.isInteger(numClasses) || numClasses < 1) throw new ValueError(`oneHot: numClasses must be a positive integer, got ${numClasses}`);
+  checkIndexRange(indices, 0, numClasses, (k) => `oneHot: class index ${k} is out of range for ${numClasses} classes`);
   return launch('oneHot', oneHotKernel, [indices], [...indices.shape, numClasses], 'float32', { n: indices.size, classes: numClasses });
 }

@@ -4,6 +4,7 @@
 import { ValueError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { deferCheck, noGrad } from '../runtime.js';
+import { untracked } from '../tensor/lifetime.js';
 import { nonFinite } from '../ops/elementwise.js';
 import { sum } from '../ops/reduce.js';
 
@@ -20,7 +21,15 @@ export function setDebug(opts: DebugOptions): void {
 
 export function debugCheckFinite(x: Tensor, where: string): void {
   if (!checkFinite) return;
-  const count = noGrad(() => sum(nonFinite(x)));
+  // Untracked: a tidy scope around the layer must not dispose the count before the deferred check reads it.
+  const count = untracked(() =>
+    noGrad(() => {
+      const bad = nonFinite(x);
+      const n = sum(bad);
+      bad.dispose();
+      return n;
+    }),
+  );
   const what = `${where}: the input ${JSON.stringify(x.shape)}`;
   const fail = (n: number) => new ValueError(`${what} has ${n} NaN or infinite values (grilly.setDebug({ checkFinite: true }))`);
   const host = count.dataSync();
