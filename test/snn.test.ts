@@ -204,6 +204,13 @@ describe.each(BACKENDS)('SNN containers, functional API and bad input [%s]', (ba
     const [s3, v3] = F.ifStep(g.tensor([0.6, 1.2]), g.tensor([0.5, 0]), { vReset: null });
     expect(Array.from(await s3.data())).toEqual([1, 1]);
     expectClose(await v3.data(), [0.1, 0.2], { atol: 1e-6 });
+    // The functional steps check what the node classes check.
+    const i32 = g.tensor([1, 3], undefined, { dtype: 'int32' });
+    expect(() => F.lifStep(i32, g.zeros([2]))).toThrow('lifStep: expected a float32 input x, got int32');
+    expect(() => F.lifStep(g.ones([2]), i32)).toThrow('lifStep: expected a float32 membrane potential v, got int32');
+    expect(() => F.lifStep(g.ones([2]), g.zeros([2]), { vThreshold: NaN })).toThrow('lifStep: vThreshold must be a finite number, got NaN');
+    expect(() => F.ifStep(g.ones([2]), g.zeros([2]), { vReset: 5 })).toThrow('ifStep: a hard reset needs vReset < vThreshold, got vReset 5 and vThreshold 1');
+    expect(() => F.ifStep(g.ones([2]), g.zeros([2]), { surrogateFunction: {} as never })).toThrow('ifStep: surrogateFunction must be a surrogate');
   });
 
   it('bad input is a typed error naming the node and the values', () => {

@@ -1,9 +1,9 @@
 // The functional side of the SNN API: resetting and switching step modes across a network, and
 // single-step neuron functions.
-import { ValueError } from '../errors.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { DTypeError, ValueError } from '../errors.js';
+import { Tensor } from '../tensor/tensor.js';
 import type { Module } from '../nn/module.js';
-import { BaseNode, isStateful, type StepMode } from './node.js';
+import { BaseNode, checkNeuronOptions, isStateful, type StepMode } from './node.js';
 import { ATan, type SurrogateFunction } from './surrogate.js';
 import { neuronMultiStep } from './neuron-op.js';
 import { IF } from './models/if.js';
@@ -29,7 +29,12 @@ export interface StepOptions {
 }
 
 function step(x: Tensor, v: Tensor, model: typeof IF, tau: number, o: StepOptions, name: string): [Tensor, Tensor] {
+  for (const [t, what] of [[x, 'input x'], [v, 'membrane potential v']] as const) {
+    if (!(t instanceof Tensor)) throw new DTypeError(`${name}: expected a Tensor as ${what}, got ${t === null ? 'null' : typeof t}`);
+    if (t.dtype !== 'float32') throw new DTypeError(`${name}: expected a float32 ${what}, got ${t.dtype}; cast with .float()`);
+  }
   const vReset = o.vReset === undefined ? 0 : o.vReset;
+  checkNeuronOptions(name, o.vThreshold ?? 1, vReset, o.surrogateFunction ?? new ATan());
   const out = neuronMultiStep(
     reshape(x, [1, ...x.shape]),
     v,

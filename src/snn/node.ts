@@ -41,6 +41,16 @@ export function isStateful(m: unknown): m is Stateful {
   return typeof (m as Stateful)?.reset === 'function';
 }
 
+/** The checks every neuron's options get (the node classes and the functional steps). */
+export function checkNeuronOptions(name: string, vThreshold: number, vReset: number | null, surrogate: unknown): void {
+  if (!Number.isFinite(vThreshold)) throw new ValueError(`${name}: vThreshold must be a finite number, got ${vThreshold}`);
+  if (vReset !== null && !Number.isFinite(vReset)) throw new ValueError(`${name}: vReset must be a finite number or null (soft reset), got ${vReset}`);
+  if (vReset !== null && vReset >= vThreshold) {
+    throw new ValueError(`${name}: a hard reset needs vReset < vThreshold, got vReset ${vReset} and vThreshold ${vThreshold}`);
+  }
+  if (!(surrogate instanceof SurrogateFunction)) throw new ValueError(`${name}: surrogateFunction must be a surrogate (ATan, Sigmoid, …)`);
+}
+
 export abstract class BaseNode extends Module implements Stateful {
   readonly vThreshold: number;
   readonly vReset: number | null;
@@ -62,12 +72,7 @@ export abstract class BaseNode extends Module implements Stateful {
     this.detachReset = opts.detachReset ?? false;
     this.storeVSeq = opts.storeVSeq ?? false;
     this.stepMode = opts.stepMode ?? 's';
-    if (!Number.isFinite(this.vThreshold)) throw new ValueError(`${name}: vThreshold must be a finite number, got ${this.vThreshold}`);
-    if (this.vReset !== null && !Number.isFinite(this.vReset)) throw new ValueError(`${name}: vReset must be a finite number or null (soft reset), got ${this.vReset}`);
-    if (this.vReset !== null && this.vReset >= this.vThreshold) {
-      throw new ValueError(`${name}: a hard reset needs vReset < vThreshold, got vReset ${this.vReset} and vThreshold ${this.vThreshold}`);
-    }
-    if (!(this.surrogateFunction instanceof SurrogateFunction)) throw new ValueError(`${name}: surrogateFunction must be a surrogate (ATan, Sigmoid, …)`);
+    checkNeuronOptions(name, this.vThreshold, this.vReset, this.surrogateFunction);
   }
 
   get stepMode(): StepMode {
