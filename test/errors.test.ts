@@ -51,10 +51,16 @@ describe.each(BACKENDS)('errors on %s', (backend) => {
   it('tensors of two backends mixed', async () => {
     const other = backend === 'cpu' ? 'webgpu' : 'cpu';
     const a = g.ones([2]);
+    const lin = new nn.Linear(2, 2);
+    const w0 = Array.from(await lin.weight.data());
     await g.init({ backend: other });
     const b = g.ones([2]);
     expect(() => a.add(b)).toThrow(g.BackendError);
     expect(() => a.add(b)).toThrow(/live on different backends/);
+    // A state dict from the other backend: refused whole, naming the key (the weight is untouched).
+    const sd = { weight: (await lin.weight.to(backend)).mul(0), bias: g.ones([2]) };
+    expect(() => lin.loadStateDict(sd)).toThrow(`Linear.loadStateDict: bias lives on the ${other} backend and the module on ${backend}`);
+    expect(Array.from(await lin.weight.data())).toEqual(w0);
     const moved = await b.to(backend);
     await g.init({ backend });
     expect(Array.from(await a.add(moved).data())).toEqual([2, 2]);

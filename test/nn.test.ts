@@ -156,6 +156,14 @@ describe.each(BACKENDS)('nn [%s]', (backend) => {
       const bad = { ...a.stateDict(), '0.weight': g.ones([2, 4]) };
       expect(() => b.loadStateDict(bad)).toThrow(/0\.weight: expected \[2, 3\], got \[2, 4\]/);
       expect(() => b.loadStateDict(bad, { strict: false })).toThrow(/shape mismatch/);
+      // A source that cannot be copied fails the load before anything is copied.
+      const lin = new nn.Linear(2, 2);
+      const before = Array.from(await lin.weight.data());
+      const gone = g.ones([2]);
+      gone.dispose();
+      expect(() => lin.loadStateDict({ weight: g.full([2, 2], 7), bias: gone })).toThrow('Linear.loadStateDict: bias: the tensor was disposed');
+      expect(Array.from(await lin.weight.data())).toEqual(before);
+      expect(() => lin.loadStateDict(null as never)).toThrow('Linear.loadStateDict: expected an object of tensors by name, got null');
     });
   });
 

@@ -2,7 +2,7 @@
 // walking the object's own properties in assignment order (arrays of modules count too), so
 // `this.fc = new Linear(…)` registers the layer. State-dict and parameter names are the property
 // names in snake_case, dotted (fc1.weight, bn.running_mean), so checkpoints line up with PyTorch.
-import { ShapeError, StateError, fmtShape } from '../errors.js';
+import { BackendError, ShapeError, StateError, ValueError, fmtShape } from '../errors.js';
 import { backwardCapture } from '../autograd/engine.js';
 import { inputSinks, type GradFn } from '../autograd/node.js';
 import { isGradEnabled, noGrad } from '../runtime.js';
@@ -224,6 +224,8 @@ export abstract class Module {
    */
   loadStateDict(dict: Record<string, Tensor>, opts: { strict?: boolean } = {}): LoadReport {
     const strict = opts.strict ?? true;
+    const name = `${this.constructor.name}.loadStateDict`;
+    if (dict === null || typeof dict !== 'object') throw new ValueError(`${name}: expected an object of tensors by name, got ${dict === null ? 'null' : typeof dict}`);
     const own = this.stateDict();
     const missingKeys = Object.keys(own).filter((k) => !(k in dict));
     const unexpectedKeys = Object.keys(dict).filter((k) => !(k in own));
@@ -241,7 +243,16 @@ export abstract class Module {
       if (missingKeys.length) parts.push(`missing keys: ${missingKeys.join(', ')}`);
       if (unexpectedKeys.length) parts.push(`unexpected keys: ${unexpectedKeys.join(', ')}`);
       if (mismatched.length) parts.push(`shape mismatch: ${mismatched.join('; ')}`);
-      throw new ShapeError(`${this.constructor.name}.loadStateDict: ${parts.join('; ')}`);
+      throw new ShapeError(`${name}: ${parts.join('; ')}`);
+    }
+    // Every source usable before the first is copied: a failed load changes nothing.
+    for (const [k, t] of Object.entries(own)) {
+      const src = dict[k];
+      if (!src) continue;
+      if (src.isDisposed) throw new StateError(`${name}: ${k}: the tensor was disposed and cannot be loaded`);
+      if (src.backend !== t.backend) {
+        throw new BackendError(`${name}: ${k} lives on the ${src.backend.kind} backend and the module on ${t.backend.kind}; move it first with await tensor.to('${t.backend.kind}')`);
+      }
     }
     noGrad(() => {
       for (const [k, t] of Object.entries(own)) {
