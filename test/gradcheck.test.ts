@@ -1,5 +1,5 @@
 // Gradients of every differentiable op against float64 central differences of the reference.
-import { describe, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import * as grilly from '../src/index.js';
 import type { Tensor } from '../src/index.js';
 import * as R from './ref.js';
@@ -66,6 +66,13 @@ describe.each(BACKENDS)('gradcheck [%s]', (backend) => {
       // scalar base, tensor exponent
       await gradcheck((b) => grilly.pow(2, b!), (b) => R.pow(2, b!), [randArray([7], 50, -2, 2)], { label: '2^x' });
       await gradcheck((b) => grilly.pow(0.5, b!), (b) => R.pow(0.5, b!), [randArray([8], 51, -2, 2)], { label: '0.5^x' });
+      // exponent 0: d/dx x^0 = 0 everywhere, x = 0 included (PyTorch), not 0·0^−1 = NaN
+      const x0 = grilly.tensor([0, 1, -2], undefined, { requiresGrad: true });
+      x0.pow(0).sum().backward();
+      expect(Array.from(await x0.grad!.data())).toEqual([0, 0, 0]);
+      const x1 = grilly.tensor([0, 0, 3], undefined, { requiresGrad: true });
+      x1.pow(grilly.tensor([0, 2, 0])).sum().backward();
+      expect(Array.from(await x1.grad!.data())).toEqual([0, 0, 0]);
     });
 
     test('maximum and minimum', async () => {

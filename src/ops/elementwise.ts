@@ -403,7 +403,8 @@ export const div = binary(DEFS.div, (g, _a, b, out, need) => [need[0] ? div(g, b
 export const pow = binary(
   DEFS.pow,
   (g, a, b, out, need) => [
-    need[0] ? mul(g, mul(b, pow(a, typeof b === 'number' ? b - 1 : sub(b, 1)))) : null,
+    // d/da a^b = b·a^(b−1), taken as 0 where b = 0 (as PyTorch does: 0·0^−1 would be NaN at a = 0)
+    !need[0] ? null : typeof b === 'number' ? (b === 0 ? mul(g, 0) : mul(g, mul(b, pow(a, b - 1)))) : where(eq(b, 0), 0, mul(g, mul(b, pow(a, sub(b, 1))))),
     // d/db a^b = a^b·ln a, taken as 0 where a = 0 (as PyTorch does)
     !need[1] ? null : typeof a === 'number' ? mul(g, mul(out, a === 0 ? 0 : Math.log(a))) : where(eq(a, 0), 0, mul(g, mul(out, log(a)))),
   ],
