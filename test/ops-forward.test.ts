@@ -222,6 +222,12 @@ describe.each(BACKENDS)('ops forward [%s]', (backend) => {
       // int32 branches
       const ia = randInts([2, 4], 13, -100, 100), ib = randInts([4], 14, -100, 100), ic = randInts([2, 4], 15, 0, 2);
       await expectTensor(grilly.where(TI(ic), TI(ia), TI(ib)), R.where(ic, ia, ib), { dtype: 'int32' }, 'where int32 branches');
+      // A NaN condition is true (as bool(NaN) in PyTorch), ±0 false; vectorized (8) and not (7).
+      for (const n of [7, 8]) {
+        const cn = Array.from({ length: n }, (_, i) => [NaN, 0, -0, 1, -Infinity][i % 5]!);
+        const got = Array.from(await grilly.where(grilly.tensor(cn), 1, 2).data());
+        expect(got).toEqual(cn.map((v) => (v !== 0 ? 1 : 2)));
+      }
     });
   });
 

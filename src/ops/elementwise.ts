@@ -313,7 +313,7 @@ export const DEFS = {
   // NaN and ±Inf have every exponent bit set (WGSL may not keep NaN through comparisons).
   nonFinite: def({ name: 'nonFinite', wgsl: 'select(VO(0.0), VO(1.0), (bitcast<VU>(a) & VU(0x7f800000u)) == VU(0x7f800000u))', cpu: (a) => (Number.isFinite(a) ? 0 : 1), accepts: 'float', out: 'float32' }),
   isNan: def({ name: 'isnan', wgsl: 'select(VO(0.0), VO(1.0), isnan_(a))', cpu: (a) => (Number.isNaN(a) ? 1 : 0), accepts: 'float', out: 'float32' }),
-  where: def({ name: 'where', wgsl: 'select(c, b, a != VA(0))', cpu: (a, b, c) => (a !== 0 ? b : c), accepts: 'any', out: 'same', freeDtype: 0 }),
+  where: def({ name: 'where', wgsl: 'select(c, b, (a != VA(0)) | isnan_(a))', cpu: (a, b, c) => (a !== 0 ? b : c), accepts: 'any', out: 'same', freeDtype: 0 }),
   clamp: def({ name: 'clamp', wgsl: 'select(min(max(a, b), c), a, isnan_(a))', cpu: (a, b, c) => Math.min(Math.max(a, b), c), accepts: 'any', out: 'same' }),
   // grad helpers
   reluGrad: def({ name: 'reluGrad', wgsl: 'select(VA(0), b, a > VA(0))', cpu: (a, b) => (a > 0 ? b : 0), accepts: 'float', out: 'same' }),
