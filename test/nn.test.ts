@@ -186,6 +186,17 @@ describe.each(BACKENDS)('nn [%s]', (backend) => {
       expect(Math.abs(m)).toBeLessThan(0.01);
     });
 
+    it('init functions and small layers refuse values that would fill NaN or a wrong range', () => {
+      const t = g.zeros([4]);
+      expect(() => nn.init.normal_(t, 0, -1)).toThrow('normal_: expected a finite mean and a finite std >= 0, got mean = 0, std = -1');
+      expect(() => nn.init.normal_(t, 0, NaN)).toThrow(g.ValueError);
+      expect(() => nn.init.uniform_(t, 1, 0)).toThrow('uniform_: expected finite bounds with a <= b, got a = 1, b = 0');
+      expect(() => new nn.LeakyReLU(NaN)).toThrow('LeakyReLU: negativeSlope must be a finite number, got NaN');
+      expect(() => new nn.VoltageScaler(NaN)).toThrow('VoltageScaler: scale must be finite, got NaN');
+      expect(() => new nn.VoltageScaler([1, Infinity])).toThrow('VoltageScaler: scale must be finite, got [1, Infinity]');
+      nn.init.normal_(t, 0, 0); // std 0 is a constant fill, as in PyTorch
+    });
+
     it('names itself in errors', () => {
       const l = new nn.Linear(784, 256);
       expect(() => l.forward(g.zeros([32, 780]))).toThrow('Linear(784→256): expected last dim 784, got [32, 780]');

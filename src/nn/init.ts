@@ -30,12 +30,15 @@ export function fans(t: Tensor, op = 'init'): [number, number] {
 }
 
 export function uniform_(t: Tensor, a = 0, b = 1): Tensor {
+  if (!Number.isFinite(a) || !Number.isFinite(b) || a > b) throw new ValueError(`uniform_: expected finite bounds with a <= b, got a = ${a}, b = ${b}`);
   return noGrad(() => t.assign(add(mul(randUniform(t.shape, 'uniform_'), b - a), a)));
 }
 export function normal_(t: Tensor, mean = 0, std = 1): Tensor {
+  if (!Number.isFinite(mean) || !(std >= 0) || !Number.isFinite(std)) throw new ValueError(`normal_: expected a finite mean and a finite std >= 0, got mean = ${mean}, std = ${std}`);
   return noGrad(() => t.assign(add(mul(randNormal(t.shape, 'normal_'), std), mean)));
 }
 export function constant_(t: Tensor, value: number): Tensor {
+  if (typeof value !== 'number') throw new ValueError(`constant_: expected a number, got ${typeof value}`);
   return noGrad(() => t.assign(value));
 }
 export const zeros_ = (t: Tensor): Tensor => constant_(t, 0);

@@ -112,6 +112,7 @@ export class ReLU extends Module {
 export class LeakyReLU extends Module {
   constructor(readonly negativeSlope = 0.01) {
     super();
+    if (!Number.isFinite(negativeSlope)) throw new ValueError(`LeakyReLU: negativeSlope must be a finite number, got ${negativeSlope}`);
   }
   forward(x: Tensor): Tensor {
     return where(gt(x, 0), x, mul(x, this.negativeSlope));

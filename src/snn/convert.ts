@@ -21,6 +21,10 @@ export class VoltageScaler extends Module {
   scale: Tensor;
   constructor(scale: number | Tensor | readonly number[]) {
     super();
+    if (!(scale instanceof Tensor)) {
+      const vs = typeof scale === 'number' ? [scale] : Array.from(scale);
+      if (vs.some((v) => !Number.isFinite(v))) throw new ValueError(`VoltageScaler: scale must be finite, got ${typeof scale === 'number' ? scale : `[${vs.join(', ')}]`}`);
+    }
     const t = scale instanceof Tensor ? scale : typeof scale === 'number' ? filled([], scale, 'float32', 'VoltageScaler') : noGrad(() => filled([scale.length], 0, 'float32', 'VoltageScaler').assign(scale));
     if (t.ndim > 1) throw new ShapeError(`VoltageScaler: scale must be a number or a vector, got shape ${fmtShape(t.shape)}`);
     this.scale = this.registerBuffer(t);
