@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 import * as grilly from '../src/index.js';
 import { ShapeError, StateError, ValueError } from '../src/errors.js';
 import {
-  DataLoader, DatasetError, EmbeddedMNIST, IdxDataset, NMNIST, SHD, loadEmbeddedMnist, segmentIndices,
+  DataLoader, DatasetError, EmbeddedMNIST, IdxDataset, NMNIST, SHD, integrateEventsToFrames, loadEmbeddedMnist, segmentIndices,
   type Batch, type Dataset, type Sample,
 } from '../src/data/index.js';
 
@@ -249,6 +249,8 @@ describe('NMNIST', () => {
     expect([Array.from(short.jl), Array.from(short.jr)]).toEqual([[0, 0, 0, 0], [0, 0, 0, 3]]);
     const few = segmentIndices([1, 2], 3, 'number'); // ⌊2/3⌋ = 0 per frame, the remainder to the last
     expect([Array.from(few.jl), Array.from(few.jr)]).toEqual([[0, 0, 0], [0, 0, 2]]);
+    const ev = { t: [0, 1], x: [0, 1], y: [0, 0], p: [0, 1] };
+    expect(() => integrateEventsToFrames(ev, { T: 1, splitBy: 'number', H: -1, W: 2 })).toThrow('integrateEventsToFrames: H must be a positive integer, got -1');
   });
 
   it('rejects truncated files, coordinates off the sensor and a missing split folder', () => {

@@ -99,6 +99,21 @@ describe.each(BACKENDS)('errors on %s', (backend) => {
     await g.sync();
   });
 
+  it('misused API objects: a typed error naming the call, not a TypeError from inside', async () => {
+    const optim = await import('../src/optim/index.js');
+    const F = await import('../src/functional/index.js');
+    const opt = new optim.SGD(new nn.Linear(2, 2).parameters(), { lr: 0.1 });
+    expect(() => new nn.MultiStepContainer(null as never)).toThrow('MultiStepContainer: expected a Module, got null');
+    expect(() => new nn.SeqToANNContainer(new nn.Flatten(), {} as never)).toThrow('SeqToANNContainer: argument 1 is not a Module');
+    expect(() => F.resetNet(null as never)).toThrow('resetNet: expected a Module, got null');
+    expect(() => new optim.StepLR(opt, undefined as never)).toThrow('StepLR: stepSize must be a positive integer, got undefined');
+    expect(() => new optim.StepLR(opt, { stepSize: 1, gamma: Infinity })).toThrow('StepLR: gamma must be a finite number, got Infinity');
+    expect(() => new optim.StepLR(null as never, { stepSize: 1 })).toThrow('StepLR: expected an optimizer (SGD, Adam, AdamW, …), got null');
+    expect(() => new optim.CosineAnnealingLR(opt, { tMax: 5, etaMin: Infinity })).toThrow('CosineAnnealingLR: etaMin must be a finite number');
+    expect(() => optim.optimizerStateFromTensors({}, { 'optimizer.optimizer': 'null' })).toThrow('optimizerStateFromTensors: "optimizer.optimizer" should hold an object with paramGroups');
+    expect(() => optim.optimizerStateFromTensors({}, { 'optimizer.optimizer': '{"paramGroups":{}}' })).toThrow(g.ValueError);
+  });
+
   it('item() on more than one element', async () => {
     await expect(g.ones([2]).item()).rejects.toThrow(/item: expected a tensor with one element/);
   });

@@ -132,6 +132,9 @@ export interface FrameOptions {
  */
 export function integrateEventsToFrames(events: Events, options: FrameOptions, where = 'integrateEventsToFrames'): Float32Array {
   const { T, H, W } = options;
+  for (const [k, v] of [['H', H], ['W', W]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new ValueError(`${where}: ${k} must be a positive integer, got ${v}`);
+  }
   const { x, y, p } = events;
   const N = events.t.length;
   if (x.length !== N || y.length !== N || p.length !== N) {

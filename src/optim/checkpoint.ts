@@ -29,6 +29,10 @@ export function optimizerStateFromTensors(tensors: Record<string, Tensor>, metad
   } catch (e) {
     throw new ValueError(`optimizerStateFromTensors: "${prefix}${META_KEY}" is not valid JSON: ${(e as Error).message}`);
   }
+  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (!isObj(parsed) || !Array.isArray(parsed.paramGroups) || (parsed.scalars !== undefined && !isObj(parsed.scalars))) {
+    throw new ValueError(`optimizerStateFromTensors: "${prefix}${META_KEY}" should hold an object with paramGroups (an array) and scalars, got ${raw.length > 80 ? `${raw.slice(0, 80)}…` : raw}`);
+  }
   const state: OptimizerStateDict['state'] = {};
   for (const [idx, sc] of Object.entries(parsed.scalars ?? {})) Object.assign((state[Number(idx)] ??= {}), sc);
   const re = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}state\\.(\\d+)\\.(.+)$`);

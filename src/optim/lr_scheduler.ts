@@ -2,7 +2,7 @@
 // record each group's starting lr (`initialLr`, PyTorch's `initial_lr`) as their base lrs, take an
 // initial step to epoch 0, and set every group's lr on each step().
 import { ValueError } from '../errors.js';
-import type { BaseOptions, Optimizer } from './optimizer.js';
+import { Optimizer, type BaseOptions } from './optimizer.js';
 
 export interface SchedulerStateDict {
   lastEpoch: number;
@@ -21,6 +21,7 @@ export abstract class LRScheduler {
 
   protected constructor(readonly optimizer: Optimizer<BaseOptions>, lastEpoch: number, name: string) {
     this.name = name;
+    if (!(optimizer instanceof Optimizer)) throw new ValueError(`${name}: expected an optimizer (SGD, Adam, AdamW, …), got ${optimizer === null ? 'null' : typeof optimizer}`);
     if (!Number.isInteger(lastEpoch) || lastEpoch < -1) throw new ValueError(`${name}: lastEpoch must be an integer >= -1, got ${lastEpoch}`);
     const groups = optimizer.paramGroups;
     if (lastEpoch === -1) {
@@ -106,9 +107,9 @@ export class StepLR extends LRScheduler {
 
   constructor(optimizer: Optimizer<BaseOptions>, opts: StepLROptions) {
     super(optimizer, opts?.lastEpoch ?? -1, 'StepLR');
-    const { stepSize, gamma = 0.1 } = opts;
+    const { stepSize, gamma = 0.1 } = opts ?? ({} as StepLROptions);
     if (!Number.isInteger(stepSize) || stepSize < 1) throw new ValueError(`StepLR: stepSize must be a positive integer, got ${stepSize}`);
-    if (typeof gamma !== 'number' || Number.isNaN(gamma)) throw new ValueError(`StepLR: gamma must be a number, got ${String(gamma)}`);
+    if (typeof gamma !== 'number' || !Number.isFinite(gamma)) throw new ValueError(`StepLR: gamma must be a finite number, got ${String(gamma)}`);
     this.stepSize = stepSize;
     this.gamma = gamma;
     this.initialStep();
@@ -153,9 +154,9 @@ export class CosineAnnealingLR extends LRScheduler {
 
   constructor(optimizer: Optimizer<BaseOptions>, opts: CosineAnnealingLROptions) {
     super(optimizer, opts?.lastEpoch ?? -1, 'CosineAnnealingLR');
-    const { tMax, etaMin = 0 } = opts;
+    const { tMax, etaMin = 0 } = opts ?? ({} as CosineAnnealingLROptions);
     if (typeof tMax !== 'number' || !(tMax > 0) || !Number.isFinite(tMax)) throw new ValueError(`CosineAnnealingLR: tMax must be a positive number, got ${String(tMax)}`);
-    if (typeof etaMin !== 'number' || Number.isNaN(etaMin)) throw new ValueError(`CosineAnnealingLR: etaMin must be a number, got ${String(etaMin)}`);
+    if (typeof etaMin !== 'number' || !Number.isFinite(etaMin)) throw new ValueError(`CosineAnnealingLR: etaMin must be a finite number, got ${String(etaMin)}`);
     this.tMax = tMax;
     this.etaMin = etaMin;
     this.initialStep();

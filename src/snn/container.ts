@@ -28,6 +28,9 @@ export class SeqToANNContainer extends Module {
   constructor(...modules: Module[]) {
     super();
     if (modules.length === 0) throw new ValueError('SeqToANNContainer: give at least one module');
+    modules.forEach((m, i) => {
+      if (!(m instanceof Module)) throw new ValueError(`SeqToANNContainer: argument ${i} is not a Module, got ${m === null ? 'null' : typeof m}`);
+    });
     this.body = modules.length === 1 ? modules[0]! : new Sequential(...modules);
   }
   override *namedChildren(): Generator<[string, Module]> {
@@ -47,6 +50,7 @@ export class SeqToANNContainer extends Module {
 export class MultiStepContainer extends Module {
   constructor(readonly module: Module) {
     super();
+    if (!(module instanceof Module)) throw new ValueError(`MultiStepContainer: expected a Module, got ${module === null ? 'null' : typeof module}`);
   }
   override *namedChildren(): Generator<[string, Module]> {
     yield ['module', this.module];

@@ -12,12 +12,14 @@ import { reshape } from '../ops/view.js';
 
 /** Resets the state of every stateful module in net (neurons' membrane potentials). */
 export function resetNet(net: Module): void {
+  if (typeof (net as Module | null)?.modules !== 'function') throw new ValueError(`resetNet: expected a Module, got ${net === null ? 'null' : typeof net}`);
   for (const m of net.modules()) if (isStateful(m)) m.reset();
 }
 
 /** Sets the step mode of every spiking neuron in net. */
 export function setStepMode(net: Module, mode: StepMode): void {
   if (mode !== 's' && mode !== 'm') throw new ValueError(`setStepMode: mode must be 's' or 'm', got ${JSON.stringify(mode)}`);
+  if (typeof (net as Module | null)?.modules !== 'function') throw new ValueError(`setStepMode: expected a Module, got ${net === null ? 'null' : typeof net}`);
   for (const m of net.modules()) if (m instanceof BaseNode) m.stepMode = mode;
 }
 
