@@ -218,11 +218,11 @@ describe.each(BACKENDS)('nn [%s]', (backend) => {
       await moduleGradcheck(bn2, randArray([2, 2, 3, 3], 9, -2, 2), (x, p) => refBatchNorm(x, p.weight!, p.bias!, 1e-3), 'BatchNorm2d');
     });
 
-    it('the fused kernels on a large batch (many slices per channel, mean far from 0) match float64', async () => {
-      const [N, C, H, W] = [64, 3, 32, 32];
-      const S = H * W, L = N * S;
-      const x = randArray([N, C, H, W], 21, 99, 101); // mean ≈ 100, σ ≈ 0.6: cancellation bait
-      const r = randArray([N, C, H, W], 22, -1, 1);
+    // BatchNorm2d's forward and input gradient against float64, on x ~ U(lo, hi).
+    const bnAgainstFloat64 = async ([N, C, H, W]: number[], lo: number, hi: number) => {
+      const S = H! * W!, L = N! * S;
+      const x = randArray([N!, C!, H!, W!], 21, lo, hi);
+      const r = randArray([N!, C!, H!, W!], 22, -1, 1);
       const bn = new nn.BatchNorm2d(C);
       nn.init.uniform_(bn.weight!, 0.5, 1.5);
       const wv = await bn.weight!.data();
@@ -253,6 +253,14 @@ describe.each(BACKENDS)('nn [%s]', (backend) => {
       }
       expectClose(await y.data(), Array.from(want), { atol: 2e-4, rtol: 1e-4 });
       expectClose(await xt.grad!.data(), Array.from(dx), { atol: 2e-4, rtol: 1e-3 });
+    };
+
+    it('the fused kernels on a large batch (many slices per channel, mean far from 0) match float64', async () => {
+      await bnAgainstFloat64([64, 3, 32, 32], 99, 101); // mean ≈ 100, σ ≈ 0.6: cancellation bait
+    });
+
+    it('more channels than a grid dimension holds (65535): the partial sums fold channels into z', async () => {
+      await bnAgainstFloat64([3, 65537, 1, 1], -2, 2);
     });
 
     it('the quad kernels (H·W % 4 == 0) equal the one-element ones, forward and backward', async () => {

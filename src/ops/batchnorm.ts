@@ -31,6 +31,9 @@ function partsFor(N: number, C: number, S: number): number {
   return Math.max(1, Math.min(Math.ceil(1024 / C), Math.ceil(L / 4096), 64));
 }
 
+/** The most workgroups along one grid dimension (WebGPU's default maxComputeWorkgroupsPerDimension). */
+const MAX_GRID = 65535;
+
 // ---- partial sums: grid (P, C); workgroup (p, c) sums its slice of channel c ----------------
 // forward: a = Σ(x − shift), b = Σ(x − shift)², shift = the channel's first value (keeps the
 // variance from cancelling when the mean is large); backward: a = Σdy, b = Σdy·x̂.
@@ -76,9 +79,10 @@ ${p.grad ? `@group(0) @binding(1) var<storage, read> GY: array<${T}>;\n@group(0)
 var<workgroup> sa: array<f32, ${WG}>;
 var<workgroup> sb: array<f32, ${WG}>;
 @compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let N = pu(0u); let C = pu(1u); let S = pu(2u) / ${U}; let P = pu(3u);
-  let q = wid.x; let c = wid.y;
+  let q = wid.x; let c = wid.y + wid.z * nwg.y; // channels fold into z past 65535
+  if (c >= C) { return; }
   let L = N * S; let chunk = (L + P - 1u) / P;
   let e0 = q * chunk; let e1 = min(L, e0 + chunk);
   ${p.grad ? 'let mean = ST[c]; let inv = ST[C + c];' : `let shift = X[c * S]${v ? '.x' : ''};`}
@@ -97,7 +101,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (lid == 0u) { PART[(c * P + q) * 2u] = sa[0]; PART[(c * P + q) * 2u + 1u] = sb[0]; }
 }`;
   },
-  grid: (p) => [p.P, p.C, 1],
+  grid: (p) => {
+    const cy = Math.min(p.C, MAX_GRID);
+    return [p.P, cy, Math.ceil(p.C / cy)];
+  },
   uniforms: (p, u) => void u.u32(p.N).u32(p.C).u32(p.S).u32(p.P),
 };
 
