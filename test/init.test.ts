@@ -37,6 +37,11 @@ describe('init', () => {
     expect(() => t.add(1)).toThrow(/shutdown/);
     await g.init({ backend: 'webgpu' });
     expect(Array.from(await g.ones([2]).data())).toEqual([1, 1]);
+    // A read still pending at shutdown fails saying so.
+    const pending = g.ones([4]).data();
+    g.shutdown();
+    await expect(pending).rejects.toThrow('webgpu: the backend was shut down (grilly.shutdown()) while a read of 16 bytes was pending');
+    await g.init({ backend: 'webgpu' });
   });
 
   it('survives repeated shutdown and init with garbage collection in between', async () => {

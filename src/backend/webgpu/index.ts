@@ -227,9 +227,10 @@ export class WebGPUBackend implements Backend {
     try {
       await staging.mapAsync(MAP_READ, 0, size);
     } catch (e) {
+      if (this.closed) throw new StateError(`webgpu: the backend was shut down (grilly.shutdown()) while a read of ${bytes} bytes was pending`);
       this.throwDeferred('a read');
       if (this.lostReason) throw new BackendError(`webgpu: the device was lost during a read (${this.lostReason})`);
-      throw new BackendError(`webgpu: reading ${bytes} bytes failed: ${(e as Error).message}`);
+      throw new BackendError(`webgpu: reading ${bytes} bytes failed: ${(e as Error).message || String(e)}`);
     }
     const out = staging.getMappedRange(0, size).slice(0, bytes);
     staging.unmap();
