@@ -46,6 +46,12 @@ describe.each(BACKENDS)('errors on %s', (backend) => {
     t.dispose();
     expect(() => t.mul(2)).toThrow(/disposed/);
     expect(() => t.mul(2)).toThrow(g.StateError);
+    // Named by the op or layer the user called, not an internal step.
+    expect(() => g.add(g.ones([2]), t)).toThrow('add: the tensor [2] was disposed');
+    expect(() => t.sum()).toThrow('sum: the tensor [2] was disposed');
+    expect(() => t.argmax()).toThrow('argmax: the tensor [2] was disposed');
+    expect(() => new nn.Linear(2, 1).forward(t)).toThrow('Linear: the input [2] was disposed');
+    expect(() => new nn.LIFNode().forward(t)).toThrow('LIFNode: the input [2] was disposed');
   });
 
   it('tensors of two backends mixed', async () => {

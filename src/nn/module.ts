@@ -7,6 +7,7 @@ import { backwardCapture } from '../autograd/engine.js';
 import { inputSinks, type GradFn } from '../autograd/node.js';
 import { isGradEnabled, noGrad } from '../runtime.js';
 import { Tensor } from '../tensor/tensor.js';
+import { disposedError } from '../tensor/lifetime.js';
 import { expand, reshape } from '../ops/view.js';
 import { div } from '../ops/elementwise.js';
 
@@ -62,6 +63,7 @@ export abstract class Module {
   private _call(impl: (...a: unknown[]) => unknown, args: unknown[]): unknown {
     const args0 = args[0];
     let x = args0;
+    for (const a of args) if (a instanceof Tensor && a.isDisposed) throw disposedError(`the input ${fmtShape(a.shape)}`, this.constructor.name);
     const grad = isGradEnabled();
     if (grad && x instanceof Tensor && x.dtype === 'float32' && !x.requiresGrad) {
       // A stand-in leaf for data input, so module.backward() can return dLoss/dinput; an

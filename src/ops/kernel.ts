@@ -12,9 +12,9 @@ const MAX_X = 65535;
 /** The backend all inputs live on; mixing backends is an error that names the op. */
 export function backendOf(op: string, inputs: readonly Tensor[]): Backend {
   if (inputs.length === 0) return currentBackend(op);
-  const b = inputs[0]!.backend;
+  const b = inputs[0]!.storage(op).backend; // (storage(op): a disposed input is named by this op)
   for (let i = 1; i < inputs.length; i++) {
-    const o = inputs[i]!.backend;
+    const o = inputs[i]!.storage(op).backend;
     if (o !== b) throw new BackendError(`${op}: tensors live on different backends (${b.kind} and ${o.kind}); move one with await t.to('${b.kind}')`);
   }
   return b;

@@ -19,7 +19,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, na
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== outF)) throw new ShapeError(`${name}: bias must be [${outF}], got ${fmtShape(bias.shape)}`);
   const lead = x.shape.slice(0, -1);
   const rows = lead.reduce((a, b) => a * b, 1);
-  const x2 = x.view_([rows, inF]);
+  const x2 = x.view_([rows, inF], name);
   // The bias rides in the GEMM's epilogue: no second pass over the output.
   const y = gemm(name, x2, weight, { M: rows, N: outF, K: inF, batch: 1, strideA: 0, strideB: 0, transA: false, transB: true }, [rows, outF], bias ?? undefined);
   x2.dispose();

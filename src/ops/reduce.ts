@@ -302,7 +302,7 @@ function argExtreme(op: 'argmax' | 'argmin', x: Tensor, axis?: number, keepdim =
   if (x.size === 0) throw new ShapeError(`${op}: the tensor ${fmtShape(x.shape)} is empty`);
   if (axis === undefined) {
     // Index into the flattened tensor, as PyTorch does.
-    const flat = x.view_([x.size]);
+    const flat = x.view_([x.size], op);
     const r = reduce3(op, flat, 1, x.size, 1, 1, op);
     flat.dispose();
     const out = r.view_(keepdim ? x.shape.map(() => 1) : []);

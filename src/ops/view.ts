@@ -78,7 +78,7 @@ function stridedCopy(src: Tensor, dst: Tensor, p: CopyParams, op: string): void 
 // ---- views ------------------------------------------------------------------------------------
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const target = resolveReshape(x.shape, shape, 'reshape');
-  const out = x.view_(target);
+  const out = x.view_(target, 'reshape');
   if (needsGrad(x)) {
     const inShape = x.shape;
     attach(out, 'reshape', [x], (g) => [reshape(g, inShape)]);

@@ -120,8 +120,8 @@ export class Tensor {
   }
 
   /** @internal A tensor over the same storage with another shape (reshape/view), tracked as new. */
-  view_(shape: Shape): Tensor {
-    return new Tensor(this.storage('view').retain(), shape, this.dtype, false);
+  view_(shape: Shape, op = 'view'): Tensor {
+    return new Tensor(this.storage(op).retain(), shape, this.dtype, false);
   }
 
   /** @internal Moves the data to long-lived memory (parameters, optimizer state). */
