@@ -120,6 +120,18 @@ describe.each(BACKENDS)('errors on %s', (backend) => {
     expect(() => optim.optimizerStateFromTensors({}, { 'optimizer.optimizer': '{"paramGroups":{}}' })).toThrow(g.ValueError);
   });
 
+  it('empty and ill-typed inputs to layers and losses: the layer named, or an empty result where PyTorch gives one', async () => {
+    expect(g.zeros([3, 0]).softmax(-1).shape).toEqual([3, 0]);
+    expect(g.zeros([0, 4]).logSoftmax(-1).shape).toEqual([0, 4]);
+    expect(() => new nn.BatchNorm1d(2).forward(g.ones([3, 2], { dtype: 'int32' }))).toThrow('BatchNorm1d(2): expected a float32 input, got int32');
+    expect(() => new nn.MSELoss().forward(g.zeros([0]), g.zeros([0]))).toThrow('MSELoss: the input [0] is empty, so its mean is undefined');
+    expect(() => new nn.BCEWithLogitsLoss().forward(g.zeros([0, 2]), g.zeros([0, 2]))).toThrow('BCEWithLogitsLoss: the input [0, 2] is empty');
+    expect(Array.from(await new nn.MSELoss({ reduction: 'sum' }).forward(g.zeros([0]), g.zeros([0])).data())).toEqual([0]);
+    const bce = new nn.BCEWithLogitsLoss({ posWeight: g.ones([3]) });
+    expect(() => bce.forward(g.zeros([2, 2]), g.zeros([2, 2]))).toThrow('BCEWithLogitsLoss: posWeight [3] does not broadcast to the input [2, 2]');
+    expect(() => new nn.MultiStepContainer(new nn.Flatten()).forward(g.zeros([0, 2, 3]))).toThrow('multiStepForward: the input [0, 2, 3] has no time steps (T = 0)');
+  });
+
   it('item() on more than one element', async () => {
     await expect(g.ones([2]).item()).rejects.toThrow(/item: expected a tensor with one element/);
   });

@@ -1,6 +1,6 @@
 // BatchNorm1d / BatchNorm2d: batch statistics in training (biased variance to normalise, unbiased
 // for the running estimate, as PyTorch), running statistics in eval.
-import { ShapeError, ValueError, fmtShape } from '../errors.js';
+import { DTypeError, ShapeError, ValueError, fmtShape } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../runtime.js';
 import { Module, Parameter } from './module.js';
@@ -53,6 +53,7 @@ abstract class BatchNormBase extends Module {
 
   forward(x: Tensor): Tensor {
     const name = `${this.constructor.name}(${this.numFeatures})`;
+    if (!(x instanceof Tensor) || x.dtype !== 'float32') throw new DTypeError(`${name}: expected a float32 input, got ${x instanceof Tensor ? x.dtype : typeof x}`);
     if (!this.ranks.includes(x.ndim)) throw new ShapeError(`${name}: expected a ${this.ranks.join('-D or ')}-D input, got ${fmtShape(x.shape)}`);
     if (x.shape[1] !== this.numFeatures) throw new ShapeError(`${name}: expected ${this.numFeatures} channels in dim 1, got ${fmtShape(x.shape)}`);
     const axes = [0, ...Array.from({ length: x.ndim - 2 }, (_, i) => i + 2)];

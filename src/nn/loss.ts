@@ -47,6 +47,9 @@ abstract class Loss extends Module {
     if (this.reduction === 'none') return perItem;
     const s = sum(perItem);
     if (this.reduction === 'sum') return s;
+    if (!count && perItem.size === 0) {
+      throw new ShapeError(`${this.constructor.name}: the input ${fmtShape(perItem.shape)} is empty, so its mean is undefined (PyTorch gives NaN); use reduction 'sum' or 'none'`);
+    }
     return count ? s.div(count) : mean(perItem);
   }
 
@@ -128,6 +131,10 @@ export class BCEWithLogitsLoss extends Loss {
   }
   forward(x: Tensor, y: Tensor): Tensor {
     sameShape('BCEWithLogitsLoss', x, y);
+    const pw = this.posWeight;
+    if (pw && (pw.ndim > x.ndim || pw.shape.some((d, i) => d !== 1 && d !== x.shape[x.ndim - pw.ndim + i]))) {
+      throw new ShapeError(`BCEWithLogitsLoss: posWeight ${fmtShape(pw.shape)} does not broadcast to the input ${fmtShape(x.shape)} (one weight per class, the last dim)`);
+    }
     // log(1 + e^(−x)) = max(−x, 0) + log(1 + e^(−|x|))
     const softplusNeg = add(maximum(neg(x), 0), log(add(exp(neg(abs(x))), 1)));
     let loss: Tensor;

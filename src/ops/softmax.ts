@@ -12,6 +12,7 @@ import { max, sum } from './reduce.js';
 export function softmax(x: Tensor, axis = -1): Tensor {
   if (!(x instanceof Tensor) || x.dtype !== 'float32') throw new DTypeError('softmax: expected a float32 tensor');
   const a = normAxis(axis, x.ndim, 'softmax');
+  if (x.size === 0) return mul(x, 1); // nothing to normalise: an empty result of the same shape, as PyTorch
   const y = noGrad(() => tidy(() => {
     const e = exp(sub(x, max(x, a, true)));
     return div(e, sum(e, a, true));
@@ -23,6 +24,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
   if (!(x instanceof Tensor) || x.dtype !== 'float32') throw new DTypeError('logSoftmax: expected a float32 tensor');
   const a = normAxis(axis, x.ndim, 'logSoftmax');
+  if (x.size === 0) return mul(x, 1); // nothing to normalise: an empty result of the same shape, as PyTorch
   const y = noGrad(() => tidy(() => {
     const z = sub(x, max(x, a, true));
     return sub(z, log(sum(exp(z), a, true)));

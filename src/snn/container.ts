@@ -17,6 +17,7 @@ export function seqToANNForward(xSeq: Tensor, module: Module): Tensor {
 export function multiStepForward(xSeq: Tensor, module: Module): Tensor {
   if (xSeq.ndim < 2) throw new ShapeError(`multiStepForward: expected input (T, N, …) with at least 2 dims, got ${fmtShape(xSeq.shape)}`);
   const T = xSeq.shape[0]!;
+  if (T === 0) throw new ShapeError(`multiStepForward: the input ${fmtShape(xSeq.shape)} has no time steps (T = 0)`);
   const outs: Tensor[] = [];
   for (let t = 0; t < T; t++) outs.push(module.forward(squeeze(slice(xSeq, 0, t, t + 1), 0)));
   return stack(outs, 0);
