@@ -67,6 +67,7 @@ describe.each(BACKENDS)('errors on %s', (backend) => {
     const sd = { weight: (await lin.weight.to(backend)).mul(0), bias: g.ones([2]) };
     expect(() => lin.loadStateDict(sd)).toThrow(`Linear.loadStateDict: bias lives on the ${other} backend and the module on ${backend}`);
     expect(Array.from(await lin.weight.data())).toEqual(w0);
+    expect(() => { lin.bias!.grad = g.ones([2]); }).toThrow(`grad: the gradient lives on the ${other} backend and the tensor on ${backend}`);
     const moved = await b.to(backend);
     await g.init({ backend });
     expect(Array.from(await a.add(moved).data())).toEqual([2, 2]);
@@ -129,6 +130,8 @@ describe.each(BACKENDS)('errors on %s', (backend) => {
     expect(Array.from(await new nn.MSELoss({ reduction: 'sum' }).forward(g.zeros([0]), g.zeros([0])).data())).toEqual([0]);
     const bce = new nn.BCEWithLogitsLoss({ posWeight: g.ones([3]) });
     expect(() => bce.forward(g.zeros([2, 2]), g.zeros([2, 2]))).toThrow('BCEWithLogitsLoss: posWeight [3] does not broadcast to the input [2, 2]');
+    expect(() => new nn.MaxPool2d(0)).toThrow('MaxPool2d: kernelSize must be positive, got 0');
+    expect(() => new nn.AvgPool2d(2, 2, { padding: -1 })).toThrow('AvgPool2d: padding must be non-negative, got -1');
     expect(() => new nn.MultiStepContainer(new nn.Flatten()).forward(g.zeros([0, 2, 3]))).toThrow('multiStepForward: the input [0, 2, 3] has no time steps (T = 0)');
   });
 

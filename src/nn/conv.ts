@@ -4,7 +4,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { Module, Parameter } from './module.js';
 import { defaultLayerInit_ } from './init.js';
 import { filled } from '../ops/elementwise.js';
-import { conv2d, type IntPair } from '../ops/conv.js';
+import { conv2d, pair, type IntPair } from '../ops/conv.js';
 import { adaptiveAvgPool2d, avgPool2d, maxPool2d } from '../ops/pool.js';
 
 const two = (v: IntPair): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
@@ -71,6 +71,10 @@ export class MaxPool2d extends Module {
   constructor(readonly kernelSize: IntPair, stride?: IntPair | null, readonly opts: { padding?: IntPair; dilation?: IntPair; ceilMode?: boolean } = {}) {
     super();
     this.stride = stride ?? kernelSize;
+    // Checked now, as PyTorch's layers do, not at the first forward.
+    pair(kernelSize, 'kernelSize', 'MaxPool2d', 1);
+    pair(this.stride, 'stride', 'MaxPool2d', 1);
+    pair(opts.padding ?? 0, 'padding', 'MaxPool2d', 0);
   }
   forward(x: Tensor): Tensor {
     return maxPool2d(x, this.kernelSize, { ...this.opts, stride: this.stride });
@@ -85,6 +89,10 @@ export class AvgPool2d extends Module {
   constructor(readonly kernelSize: IntPair, stride?: IntPair | null, readonly opts: { padding?: IntPair; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null } = {}) {
     super();
     this.stride = stride ?? kernelSize;
+    // Checked now, as PyTorch's layers do, not at the first forward.
+    pair(kernelSize, 'kernelSize', 'AvgPool2d', 1);
+    pair(this.stride, 'stride', 'AvgPool2d', 1);
+    pair(opts.padding ?? 0, 'padding', 'AvgPool2d', 0);
   }
   forward(x: Tensor): Tensor {
     return avgPool2d(x, this.kernelSize, { ...this.opts, stride: this.stride });

@@ -1,7 +1,7 @@
 // The Tensor: a shape, a dtype and a refcounted device allocation, plus its autograd links.
 // Ops are attached as methods in tensor/methods.ts so this file stays free of op code.
 import type { Backend, DType } from '../backend/types.js';
-import { DTypeError, ShapeError, StateError, fmtShape } from '../errors.js';
+import { BackendError, DTypeError, ShapeError, StateError, fmtShape } from '../errors.js';
 import { numel, type Shape } from '../shape.js';
 import { formatTensor, nest } from './format.js';
 import { Storage, allocationPressure, disposedError, registerFinalizer, track, unregisterFinalizer, untracked } from './lifetime.js';
@@ -93,6 +93,7 @@ export class Tensor {
     if (g !== null) {
       if (!(g instanceof Tensor)) throw new StateError(`grad: expected a Tensor or null, got ${typeof g}`);
       if (g.dtype !== 'float32') throw new DTypeError(`grad: expected a float32 tensor, got ${g.dtype}`);
+      if (g.backend !== this.backend) throw new BackendError(`grad: the gradient lives on the ${g.backend.kind} backend and the tensor on ${this.backend.kind}; move it with await g.to('${this.backend.kind}')`);
       if (g.shape.length !== this.shape.length || g.shape.some((d, i) => d !== this.shape[i])) {
         throw new ShapeError(`grad: expected shape ${fmtShape(this.shape)}, got ${fmtShape(g.shape)}`);
       }
