@@ -94,6 +94,10 @@ describe('grilly train', () => {
     expect(r.stderr.trim()).toMatch(/already holds .*metrics\.jsonl.*; use another --out, --resume to continue, or --force to overwrite$/);
     expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8')).toBe(before);
     expect(grilly(['train', ...small, '--epochs', '1', '--out', out, '--force']).status).toBe(0);
+    // config.json alone (what a run that failed before its first epoch leaves) does not block.
+    const half = tmp();
+    writeFileSync(join(half, 'config.json'), '{}');
+    expect(grilly(['train', ...small, '--epochs', '1', '--out', half]).status).toBe(0);
   });
 
   it('argument, dataset and checkpoint errors are one clear line and a non-zero exit', () => {
@@ -106,6 +110,9 @@ describe('grilly train', () => {
       [['train', '--bogus'], /^grilly train: unknown option --bogus$/],
       [['train', '--resume', '/no/such.safetensors'], /^grilly train: --resume \/no\/such\.safetensors: no such file$/],
       [['frobnicate'], /^grilly: unknown command "frobnicate"/],
+      [['train', '--backend', 'metal'], /^grilly train: unknown --backend "metal"; use auto, webgpu or cpu$/],
+      [['train', '--seed', '-1'], /^grilly train: --seed must be an integer in \[0, 2³²\), got -1$/],
+      [['convert', '--mode', '150%'], /^grilly convert: --mode's percentile must be in \(0%, 100%\], got "150%"$/],
     ];
     for (const [args, msg] of cases) {
       const r = grilly(args);
@@ -129,6 +136,14 @@ describe('grilly train', () => {
     expect(ri.status).not.toBe(0);
     expect(ri.stderr).toMatch(/train-images-idx3-ubyte/);
     expect(ri.stderr).not.toMatch(/\n\s+at /);
+    // A run that fails before training leaves no folder behind; an output path that cannot be a folder is one line, exit 2.
+    const parent = tmp();
+    expect(grilly(['train', '--dataset', 'idx:/no/such/dir', '--out', join(parent, 'run')]).status).not.toBe(0);
+    expect(existsSync(join(parent, 'run'))).toBe(false);
+    writeFileSync(join(parent, 'file'), 'x');
+    const ro = grilly(['train', ...small, '--epochs', '1', '--out', join(parent, 'file', 'run')]);
+    expect(ro.status).toBe(2);
+    expect(ro.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('Warning:'))[0]).toMatch(/^grilly train: cannot create the output folder .*file\/run: ENOTDIR/);
     const rv = grilly(['train', '--model', 'resnet', '--verbose']);
     expect(rv.stderr).toMatch(/\n\s+at /); // --verbose shows the stack
   });
@@ -139,9 +154,12 @@ describe('grilly eval, info, convert', () => {
     const out = tmp();
     expect(grilly(['train', ...small, '--epochs', '1', '--out', out]).status).toBe(0);
     const acc = (metrics(out).find((m) => m.phase === 'test')!.accuracy as number) * 100;
-    const r = grilly(['eval', '--checkpoint', join(out, 'checkpoint.safetensors'), '--limit', '192']);
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`test accuracy ${acc.toFixed(2)}% over 192 samples`);
+    // By default on the checkpoint's --limit (192) and batch size; other batch sizes give the same accuracy.
+    for (const extra of [[], ['--batch-size', '50']]) {
+      const r = grilly(['eval', '--checkpoint', join(out, 'checkpoint.safetensors'), ...extra]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`test accuracy ${acc.toFixed(2)}% over 192 samples`);
+    }
     expect(grilly(['eval']).stderr).toMatch(/--checkpoint FILE is required/);
   });
 
@@ -158,6 +176,7 @@ describe('grilly eval, info, convert', () => {
   it('prints help', () => {
     expect(grilly(['--help']).stdout).toContain('grilly train');
     expect(grilly(['train', '--help']).stdout).toContain('--resume');
+    expect(grilly(['eval', '-h']).stdout).toContain('--batch-size');
     expect(existsSync(join(root, 'src/cli/main.ts'))).toBe(true);
   });
 });

@@ -17,6 +17,10 @@ export function parseArgs(argv: readonly string[], spec: Record<string, OptionSp
   const out: Parsed = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
+    if (a === '-h' && spec.help) {
+      out.help = true;
+      continue;
+    }
     if (!a.startsWith('--')) throw new CliError(`grilly ${command}: unexpected argument "${a}" (options start with --; see grilly ${command} --help)`);
     let [name, value] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
     const s = spec[name];
@@ -48,4 +52,11 @@ export function parseArgs(argv: readonly string[], spec: Record<string, OptionSp
 export function helpText(command: string, summary: string, spec: Record<string, OptionSpec>): string {
   const w = Math.max(...Object.keys(spec).map((k) => k.length)) + 2;
   return `grilly ${command} — ${summary}\n\n` + Object.entries(spec).map(([k, s]) => `  --${k.padEnd(w)}${s.help}`).join('\n');
+}
+
+/** --backend's value, checked (a usage error, exit 2, like every other bad option). */
+export function backendOption(v: string | number | boolean | undefined, command: string): 'auto' | 'webgpu' | 'cpu' {
+  if (v === undefined) return 'auto';
+  if (v === 'auto' || v === 'webgpu' || v === 'cpu') return v;
+  throw new CliError(`grilly ${command}: unknown --backend "${String(v)}"; use auto, webgpu or cpu`);
 }

@@ -5,7 +5,7 @@ import * as nn from '../nn/index.js';
 import { resetNet } from '../functional/index.js';
 import { DataLoader } from '../data/index.js';
 import { AdamW } from '../optim/index.js';
-import { CliError, helpText, parseArgs, type OptionSpec } from './args.js';
+import { CliError, backendOption, helpText, parseArgs, type OptionSpec } from './args.js';
 import { buildModel } from './models.js';
 import { openDataset } from './datasets.js';
 import type { ResumeState } from './train.js';
@@ -14,7 +14,8 @@ const EVAL_OPTIONS: Record<string, OptionSpec> = {
   checkpoint: { kind: 'string', help: 'a checkpoint.safetensors written by grilly train (required)' },
   dataset: { kind: 'string', help: "the dataset to test on (default: the checkpoint's)" },
   backend: { kind: 'string', help: 'auto (default), webgpu or cpu' },
-  limit: { kind: 'int', help: 'use only the first N test samples' },
+  limit: { kind: 'int', help: "use only the first N test samples (default: the checkpoint's --limit; 0: all)" },
+  'batch-size': { kind: 'int', help: "samples per batch (default: the checkpoint's)" },
   verbose: { kind: 'flag', help: 'stack traces on errors' },
   help: { kind: 'flag', help: 'this text' },
 };
@@ -25,7 +26,7 @@ export async function runEval(argv: readonly string[]): Promise<number> {
   if (!p.checkpoint) throw new CliError('grilly eval: --checkpoint FILE is required');
   const file = String(p.checkpoint);
   if (!existsSync(file)) throw new CliError(`grilly eval: --checkpoint ${file}: no such file`);
-  const info = await g.init({ backend: (p.backend as g.BackendName) ?? 'auto' });
+  const info = await g.init({ backend: backendOption(p.backend, 'eval') });
   const ck = await g.load(file);
   if (!ck.metadata.grilly_train) throw new CliError(`grilly eval: ${file} is not a grilly train checkpoint (no grilly_train metadata)`);
   const st = JSON.parse(ck.metadata.grilly_train) as ResumeState;
@@ -34,10 +35,13 @@ export async function runEval(argv: readonly string[]): Promise<number> {
   const model = buildModel({ model: cfg.model, neuron: cfg.neuron, surrogate: cfg.surrogate, inputShape: data.inputShape, temporal: data.temporal, T: cfg.T, classes: data.classes, hidden: cfg.hidden });
   model.loadStateDict(Object.fromEntries(Object.entries(ck.tensors).filter(([k]) => !k.startsWith('optimizer.'))));
   model.eval();
-  const limit = Number(p.limit ?? 0);
+  const limit = Number(p.limit ?? cfg.limit ?? 0);
+  const batchSize = Number(p['batch-size'] ?? cfg.batchSize);
+  if (limit < 0) throw new CliError(`grilly eval: --limit must be ≥ 0, got ${limit}`);
+  if (batchSize < 1) throw new CliError(`grilly eval: --batch-size must be at least 1, got ${batchSize}`);
   const test = limit > 0 && limit < data.test.length ? { length: limit, get: (i: number) => data.test.get(i) } : data.test;
   let correct = 0, n = 0, rate = 0, batches = 0;
-  for await (const b of new DataLoader(test, { batchSize: 250 })) {
+  for await (const b of new DataLoader(test, { batchSize })) {
     const x0 = g.tensor(b.x, b.shape);
     const x = data.temporal ? x0.transpose(0, 1) : x0;
     const y = g.tensor(b.y, [b.y.length], { dtype: 'int32' });
@@ -95,10 +99,12 @@ export async function runConvert(argv: readonly string[]): Promise<number> {
   if (p.help) return (console.log(helpText('convert', 'train an ANN on the embedded MNIST digits, convert it to a spiking network, report accuracy vs T', CONVERT_OPTIONS)), 0);
   const modeArg = String(p.mode ?? '99.9%');
   const mode: nn.ConvertMode = modeArg === 'max' || modeArg.endsWith('%') ? (modeArg as nn.ConvertMode) : Number(modeArg);
+  const pct = modeArg.endsWith('%') ? Number(modeArg.slice(0, -1)) : NaN;
+  if (modeArg.endsWith('%') && !(pct > 0 && pct <= 100)) throw new CliError(`grilly convert: --mode's percentile must be in (0%, 100%], got "${modeArg}"`);
   if (typeof mode === 'number' && !(mode > 0 && mode <= 1)) throw new CliError(`grilly convert: --mode must be max, a percentile like 99.9% or a fraction in (0, 1], got "${modeArg}"`);
   const Ts = String(p.Ts ?? '8,16,32,64,128').split(',').map(Number);
   if (Ts.some((t) => !Number.isInteger(t) || t < 1)) throw new CliError(`grilly convert: --Ts must be positive integers, got "${p.Ts}"`);
-  const info = await g.init({ backend: (p.backend as g.BackendName) ?? 'auto' });
+  const info = await g.init({ backend: backendOption(p.backend, 'convert') });
   console.log(`grilly convert: ${info.summary}`);
   g.manualSeed(0);
   const data = await openDataset('mnist-embedded', 1);

@@ -8,7 +8,7 @@ import { Adam, StepLR, optimizerStateFromTensors, optimizerStateToTensors } from
 import { resetNet } from '../functional/index.js';
 import { DataLoader, type Batch, type Sample } from '../data/index.js';
 import { bits, streamKey } from '../ops/random.js';
-import { CliError, parseArgs, helpText, type OptionSpec } from './args.js';
+import { CliError, backendOption, parseArgs, helpText, type OptionSpec } from './args.js';
 import { buildModel, type ModelName, type NeuronName, type SurrogateName } from './models.js';
 import { openDataset, type DataSpec } from './datasets.js';
 import { progress } from './progress.js';
@@ -86,6 +86,7 @@ export function trainConfig(p: Record<string, unknown>, base0: TrainConfig = DEF
   if (!(c.lrDecay > 0 && c.lrDecay <= 1)) throw new CliError(`grilly train: --lr-decay must be in (0, 1], got ${c.lrDecay}`);
   if (c.hidden < 1) throw new CliError(`grilly train: --hidden must be at least 1, got ${c.hidden}`);
   if (c.limit < 0) throw new CliError(`grilly train: --limit must be ≥ 0, got ${c.limit}`);
+  if (!(c.seed >= 0 && c.seed <= 0xffffffff)) throw new CliError(`grilly train: --seed must be an integer in [0, 2³²), got ${c.seed}`);
   return c;
 }
 
@@ -130,7 +131,7 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
   if (p.resume) {
     const file = String(p.resume);
     if (!existsSync(file)) throw new CliError(`grilly train: --resume ${file}: no such file`);
-    await g.init({ backend: (p.backend as g.BackendName) ?? 'auto', quiet: true });
+    await g.init({ backend: backendOption(p.backend, 'train'), quiet: true });
     const ck = await g.load(file);
     const raw = ck.metadata.grilly_train;
     if (!raw) throw new CliError(`grilly train: --resume ${file}: not a grilly train checkpoint (no grilly_train metadata)`);
@@ -144,12 +145,11 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
   }
   const out = resolve(String(p.out ?? (resume ? dirname(String(p.resume)) : defaultOut())));
   if (!resume && existsSync(out)) {
-    const clash = readdirSync(out).filter((f) => OUTPUTS.includes(f) || f.startsWith('raster-'));
+    // config.json alone is what a run that failed before its first epoch leaves: no results to protect.
+    const clash = readdirSync(out).filter((f) => (OUTPUTS.includes(f) && f !== 'config.json') || f.startsWith('raster-'));
     if (clash.length && !p.force) throw new CliError(`grilly train: ${out} already holds ${clash.join(', ')}; use another --out, --resume to continue, or --force to overwrite`);
   }
-  mkdirSync(out, { recursive: true });
-
-  const info = await g.init({ backend: (p.backend as g.BackendName) ?? 'auto' });
+  const info = await g.init({ backend: backendOption(p.backend, 'train') });
   console.log(`grilly train: ${info.summary}`);
   const data: DataSpec = await openDataset(cfg.dataset, cfg.T);
   const train = head(data.train, cfg.limit);
@@ -172,6 +172,12 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
     if (resume.state.scheduler) sched.loadStateDict(resume.state.scheduler);
     partial = resume.state.partial ?? null;
     console.log(`grilly train: resuming from ${p.resume} after epoch ${resume.state.epoch}${partial ? ` (and ${partial.batch} batches of epoch ${partial.epoch})` : ''}`);
+  }
+  // The folder is made once the backend, the dataset and the model are ready: a run that fails before leaves nothing.
+  try {
+    mkdirSync(out, { recursive: true });
+  } catch (e) {
+    throw new CliError(`grilly train: cannot create the output folder ${out}: ${(e as Error).message}`);
   }
   writeFileSync(join(out, 'config.json'), JSON.stringify({ ...cfg, backend: info.summary, dataset_info: { classes: data.classes, input_shape: data.inputShape, temporal: data.temporal, train: train.length, test: test.length } }, null, 2) + '\n');
   console.log(`grilly train: ${cfg.model} (${cfg.neuron}, ${cfg.surrogate}) on ${cfg.dataset}: ${train.length} train / ${test.length} test samples, T = ${cfg.T}, ${cfg.epochs} epochs → ${out}`);
@@ -250,7 +256,7 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
       const secs = (performance.now() - t0) / 1000;
       const trainLine = { epoch, phase: 'train', loss: sums.loss / sums.batches, accuracy: sums.correct / sums.samples, firing_rate: sums.rate / sums.batches, samples_per_s: sums.samples / secs, seconds: secs };
       appendFileSync(metricsFile, JSON.stringify(trainLine) + '\n');
-      const testLine = await evaluate(model, test, data, lossFn, monitor, epoch);
+      const testLine = await evaluate(model, test, data, lossFn, monitor, epoch, cfg.batchSize);
       appendFileSync(metricsFile, JSON.stringify(testLine) + '\n');
       history.push(trainLine, testLine);
       console.log(
@@ -308,10 +314,11 @@ function readHistory(file: string): MetricLine[] {
   return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as MetricLine);
 }
 
-async function evaluate(model: nn.Module, test: { length: number; get(i: number): { x: Float32Array; shape: readonly number[]; y: number } }, data: DataSpec, lossFn: nn.MSELoss, monitor: nn.Monitor, epoch: number): Promise<MetricLine> {
+// Batches of the training batch size (as SpikingJelly's examples): a test batch then fits wherever a training batch does.
+async function evaluate(model: nn.Module, test: { length: number; get(i: number): { x: Float32Array; shape: readonly number[]; y: number } }, data: DataSpec, lossFn: nn.MSELoss, monitor: nn.Monitor, epoch: number, batchSize: number): Promise<MetricLine> {
   model.eval();
   const t0 = performance.now();
-  const loader = new DataLoader(test, { batchSize: 250, shuffle: false, prefetch: 1 });
+  const loader = new DataLoader(test, { batchSize, shuffle: false, prefetch: 1 });
   let loss = 0, correct = 0, rate = 0, batches = 0, samples = 0;
   monitor.clear();
   monitor.enabled = true;
