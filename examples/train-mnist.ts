@@ -1,4 +1,4 @@
-// The main job until `grilly train` exists: train a 784-256-10 MLP on the 10,000 real MNIST digits
+// An MLP with the bare engine (tensors, autograd, no grilly/nn): train a 784-256-10 MLP on the 10,000 real MNIST digits
 // shipped in the `mnist` package (8,000 train / 2,000 test), on WebGPU when there is a GPU and on
 // the cpu backend otherwise.
 // Usage: tsx examples/train-mnist.ts [--epochs 3] [--batch-size 64] [--lr 0.05] [--backend auto|webgpu|cpu] [--limit N]

@@ -267,6 +267,7 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
       await save(epoch, null);
       await plots(out, history, model, monitor, test, data);
     }
+    console.log(`grilly train: done; metrics, checkpoint and plots in ${out}`);
   } finally {
     process.off('SIGINT', onSigint);
     monitor.remove();
