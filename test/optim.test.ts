@@ -475,6 +475,9 @@ describe.each(BACKENDS)('optim on %s', (backend) => {
       expect(() => new CosineAnnealingLR(twoGroups([0.1]), { tMax: 0 })).toThrow(/tMax must be a positive number/);
       expect(() => new CosineAnnealingLR(twoGroups([0.1]), { tMax: 5, lastEpoch: 3 })).toThrow(/initialLr/);
       expect(() => new StepLR(twoGroups([0.1]), { stepSize: 2 }).loadStateDict({ lastEpoch: 1, baseLrs: [1, 2], lastLr: [1] })).toThrow(/one per param group/);
+      const one = new StepLR(twoGroups([0.1]), { stepSize: 2 });
+      expect(() => one.loadStateDict({ lastEpoch: 1, baseLrs: [NaN], lastLr: [1] })).toThrow("StepLR.loadStateDict: 'baseLrs' must be 1 finite non-negative number(s), one per param group, got [NaN]");
+      expect(() => one.loadStateDict({ lastEpoch: 1, baseLrs: [1], lastLr: [Infinity] })).toThrow(/'lastLr' must be 1 finite/);
     });
   });
 

@@ -71,8 +71,8 @@ export abstract class LRScheduler {
     if (!Number.isInteger(sd.lastEpoch) || sd.lastEpoch < -1) throw new ValueError(`${op}: lastEpoch must be an integer >= -1, got ${String(sd.lastEpoch)}`);
     for (const k of ['baseLrs', 'lastLr'] as const) {
       const v = sd[k];
-      if (!Array.isArray(v) || v.length !== n || v.some((x) => typeof x !== 'number')) {
-        throw new ValueError(`${op}: '${k}' must be ${n} number(s), one per param group, got ${JSON.stringify(v)}`);
+      if (!Array.isArray(v) || v.length !== n || v.some((x) => typeof x !== 'number' || !Number.isFinite(x) || x < 0)) {
+        throw new ValueError(`${op}: '${k}' must be ${n} finite non-negative number(s), one per param group, got ${Array.isArray(v) ? `[${v.join(', ')}]` : JSON.stringify(v)}`);
       }
     }
     this.loadExtraState(sd, op);
