@@ -180,3 +180,20 @@ describe('grilly eval, info, convert', () => {
     expect(existsSync(join(root, 'src/cli/main.ts'))).toBe(true);
   });
 });
+
+describe('grilly train models', () => {
+  it('every --surrogate name builds its surrogate in every spiking layer', async () => {
+    const g = await import('../src/index.js');
+    const nn = await import('../src/nn/index.js');
+    const { SURROGATES, buildModel } = await import('../src/cli/models.js');
+    await g.init({ backend: 'cpu' });
+    const want = { atan: nn.ATan, sigmoid: nn.surrogate.Sigmoid, 'fast-sigmoid': nn.FastSigmoid, 'piecewise-quadratic': nn.PiecewiseQuadratic, erf: nn.Erf, 'super-spike': nn.SuperSpike };
+    expect([...SURROGATES].sort()).toEqual(Object.keys(want).sort());
+    for (const s of SURROGATES) {
+      const m = buildModel({ model: 'mlp', neuron: 'lif', surrogate: s, inputShape: [4], temporal: false, T: 2, classes: 3, hidden: 5 });
+      const nodes = [...m.modules()].filter((x): x is InstanceType<typeof nn.BaseNode> => x instanceof nn.BaseNode);
+      expect(nodes.length).toBe(2);
+      for (const n of nodes) expect(n.surrogateFunction, s).toBeInstanceOf(want[s]);
+    }
+  });
+});

@@ -8,7 +8,8 @@ import { CliError } from './args.js';
 
 export type ModelName = 'mlp' | 'csnn';
 export type NeuronName = 'lif' | 'plif' | 'if';
-export type SurrogateName = 'atan' | 'sigmoid' | 'fast-sigmoid';
+export const SURROGATES = ['atan', 'sigmoid', 'fast-sigmoid', 'piecewise-quadratic', 'erf', 'super-spike'] as const;
+export type SurrogateName = (typeof SURROGATES)[number];
 
 /** (N, …) → (T, N, …) by repetition (the gradient sums over T). */
 export class RepeatT extends nn.Module {
@@ -39,7 +40,10 @@ export interface ModelSpec {
 function surrogate(name: SurrogateName): nn.SurrogateFunction {
   if (name === 'atan') return new nn.ATan();
   if (name === 'sigmoid') return new nn.surrogate.Sigmoid();
-  return new nn.FastSigmoid();
+  if (name === 'fast-sigmoid') return new nn.FastSigmoid();
+  if (name === 'piecewise-quadratic') return new nn.PiecewiseQuadratic();
+  if (name === 'erf') return new nn.Erf();
+  return new nn.SuperSpike();
 }
 
 function neuron(spec: ModelSpec): nn.BaseNode {

@@ -9,7 +9,7 @@ import { resetNet } from '../functional/index.js';
 import { DataLoader, type Batch, type Sample } from '../data/index.js';
 import { bits, streamKey } from '../ops/random.js';
 import { CliError, backendOption, parseArgs, helpText, type OptionSpec } from './args.js';
-import { buildModel, type ModelName, type NeuronName, type SurrogateName } from './models.js';
+import { SURROGATES, buildModel, type ModelName, type NeuronName, type SurrogateName } from './models.js';
 import { openDataset, type DataSpec } from './datasets.js';
 import { progress } from './progress.js';
 import { barChart, lineChart, raster } from './plots.js';
@@ -23,7 +23,7 @@ export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
   lr: { kind: 'number', help: 'Adam learning rate (default 3e-3 for mlp, 1e-3 for csnn)' },
   'lr-decay': { kind: 'number', help: 'learning-rate factor per epoch (default 0.7 for mlp, 0.9 for csnn)' },
   neuron: { kind: 'string', help: 'lif (default), plif or if' },
-  surrogate: { kind: 'string', help: 'atan (default), sigmoid or fast-sigmoid' },
+  surrogate: { kind: 'string', help: 'atan (default), sigmoid, fast-sigmoid, piecewise-quadratic, erf or super-spike' },
   hidden: { kind: 'int', help: 'hidden units of the mlp (default 512)' },
   augment: { kind: 'string', help: 'none, or shift: random translation by up to 2 pixels of image data (default: shift for csnn, none for mlp)' },
   backend: { kind: 'string', help: 'auto (default), webgpu or cpu' },
@@ -74,7 +74,7 @@ export function trainConfig(p: Record<string, unknown>, base0: TrainConfig = DEF
     lrDecay: Number(p['lr-decay'] ?? base.lrDecay ?? DEFAULTS.lrDecay),
     augment: oneOf(p.augment ?? base.augment ?? 'none', ['none', 'shift'], 'augment'),
     neuron: oneOf(p.neuron ?? base.neuron, ['lif', 'plif', 'if'], 'neuron'),
-    surrogate: oneOf(p.surrogate ?? base.surrogate, ['atan', 'sigmoid', 'fast-sigmoid'], 'surrogate'),
+    surrogate: oneOf(p.surrogate ?? base.surrogate, SURROGATES, 'surrogate'),
     hidden: Number(p.hidden ?? base.hidden),
     seed: Number(p.seed ?? base.seed),
     limit: Number(p.limit ?? base.limit),
