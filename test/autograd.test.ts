@@ -21,7 +21,8 @@ describe.each(BACKENDS)('autograd on %s', (backend) => {
     a.backward(); // accumulates into the private grad
     expect(await arr(a.grad!)).toEqual([43]);
     // the seed is still 1: every later loss starts from it
-    const x = g.tensor([1, 2, 3], undefined, { requiresGrad: true });
+    const x = g.tensor([1, 2, 3], { requiresGrad: true }); // (options second, as torch.tensor's keywords)
+    expect([x.requiresGrad, x.shape, g.tensor([[1, 2]], { dtype: 'int32' }).dtype]).toEqual([true, [3], 'int32']);
     x.mul(3).sum().backward();
     expect(await arr(x.grad!)).toEqual([3, 3, 3]);
     x.sum().backward();

@@ -15,6 +15,7 @@ describe.each(BACKENDS)('errors on %s', (backend) => {
     expect(() => g.cat([g.ones([2, 2]), g.ones([3, 3])], 0)).toThrow(/cat: shapes must match/);
     expect(() => g.tensor([[1, 2], [3]])).toThrow(/ragged/);
     expect(() => g.tensor([1, 2, 3], [2, 2])).toThrow(/3 values do not fill shape \[2, 2\]/);
+    expect(() => g.tensor([1, 2], 2 as never)).toThrow(g.GrillyError);
   });
 
   it('wrong dtypes', () => {

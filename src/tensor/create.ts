@@ -73,8 +73,14 @@ export function toTypedArray(values: ArrayLike<number>, dtype: DType, op: string
  * A tensor from nested arrays, a typed array or a number. Without `shape`, nested arrays give
  * theirs and flat arrays are 1-D. The dtype defaults to float32 (int32 for an Int32Array).
  */
-export function tensor(data: TensorData, shape?: readonly number[], opts: TensorOptions = {}): Tensor {
+export function tensor(data: TensorData, opts?: TensorOptions): Tensor;
+export function tensor(data: TensorData, shape?: readonly number[], opts?: TensorOptions): Tensor;
+export function tensor(data: TensorData, shapeOrOpts?: readonly number[] | TensorOptions, opts0: TensorOptions = {}): Tensor {
   const op = 'tensor';
+  // tensor(data, { dtype, requiresGrad }) as torch.tensor(data, dtype=…, requires_grad=…), or tensor(data, shape, opts).
+  const optsFirst = shapeOrOpts !== undefined && shapeOrOpts !== null && !Array.isArray(shapeOrOpts) && typeof shapeOrOpts === 'object';
+  const shape = optsFirst ? undefined : (shapeOrOpts as readonly number[] | undefined);
+  const opts = optsFirst ? (shapeOrOpts as TensorOptions) : opts0;
   const isTyped = ArrayBuffer.isView(data);
   const dtype = checkDtype(opts.dtype ?? (data instanceof Int32Array ? 'int32' : undefined), op);
   let flat: ArrayLike<number>;
