@@ -337,6 +337,7 @@ describe.each(BACKENDS)('conv and pooling [%s]', (backend) => {
       [[2, 2, 9, 10], 3, { stride: 1, padding: 1, dilation: 2 }],
       [[1, 2, 7, 10], [2, 3], { stride: [1, 2], padding: [1, 1] }],
       [[1, 1, 10, 10], 3, { stride: 3, padding: 1, dilation: [2, 3], ceilMode: true }],
+      [[1, 1, 5, 5], 2, { stride: 2, padding: 1, ceilMode: true }], // a last window would start at H + p: dropped (3×3)
     ];
 
     test('forward values and indices', async () => {
@@ -437,6 +438,7 @@ describe.each(BACKENDS)('conv and pooling [%s]', (backend) => {
       [[1, 3, 7, 9], 2, { stride: 2, ceilMode: true }],
       [[1, 2, 6, 7], [2, 3], { stride: [2, 1], padding: [1, 1], divisorOverride: 5 }],
       [[2, 1, 7, 10], [3, 2], { stride: [1, 3], padding: [1, 0], countIncludePad: false }],
+      [[1, 1, 5, 5], 2, { stride: 2, padding: 1, ceilMode: true }], // a last window would start at H + p: dropped (3×3)
     ];
 
     test('forward', async () => {

@@ -82,6 +82,11 @@ describe.each(BACKENDS)('PoissonEncoder [%s]', (backend) => {
     g.manualSeed(2024);
     const c = await new PoissonEncoder({ T: 6 }).forward(x).data();
     expectExact(c, a, 'same seed');
+    // spike where u < x, strictly: an input equal to the very uniforms drawn never spikes
+    g.manualSeed(7);
+    const u64 = g.rand([1, 64]);
+    g.manualSeed(7);
+    expect(Array.from(await poissonEncode(u64.squeeze(0), 1).data())).toEqual(new Array(64).fill(0));
     expect(Array.from(b)).not.toEqual(Array.from(a));
     g.manualSeed(2024);
     const u = g.rand([6, 3, 7, 5]);

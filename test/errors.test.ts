@@ -90,6 +90,7 @@ describe.each(BACKENDS)('errors on %s', (backend) => {
     };
     const ce = new nn.CrossEntropyLoss();
     await bad(() => ce.forward(g.zeros([2, 3]), i32([5, 0])), 'CrossEntropyLoss: target class 5 is out of range for 3 classes');
+    await bad(() => ce.forward(g.zeros([2, 3]), i32([0, 3])), 'CrossEntropyLoss: target class 3 is out of range for 3 classes');
     await bad(() => g.oneHot(i32([1, -1]), 3), 'oneHot: class index -1 is out of range for 3 classes');
     await bad(() => g.ones([2, 3]).gather(1, i32([0, 3], [2, 1])), 'gather: index 3 is out of range for dim 1 of size 3');
     // In range (ignoreIndex included): values, and no report at this or the next read.

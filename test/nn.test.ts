@@ -310,8 +310,10 @@ describe.each(BACKENDS)('nn [%s]', (backend) => {
     it('with momentum null keeps a cumulative average', async () => {
       const bn = new nn.BatchNorm1d(1, { momentum: null });
       bn.forward(g.tensor([[1], [3]]));
-      bn.forward(g.tensor([[5], [7]]));
-      expectClose(await bn.runningMean!.data(), [(2 + 6) / 2], { atol: 1e-6 });
+      bn.forward(g.tensor([[5], [9]]));
+      expectClose(await bn.runningMean!.data(), [(2 + 7) / 2], { atol: 1e-6 });
+      // unbiased batch variances 2 and 8, averaged
+      expectClose(await bn.runningVar!.data(), [(2 + 8) / 2], { atol: 1e-5 });
     });
 
     it('checks its input', () => {

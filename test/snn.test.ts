@@ -89,6 +89,84 @@ describe.each(BACKENDS)(`neurons against SpikingJelly (torch ${SJ.torch}) [%s]`,
     for (const [k, p] of net.namedParameters()) expectClose(await p.grad!.data(), m.grads[k]!.data, { atol: 1e-6, rtol: 1e-5 }, `snn.backward ${k}`);
   });
 
+  // Against a float64 BPTT written here: thresholds other than 1 (soft reset subtracts vth), every
+  // surrogate at an α other than its default, and layers wider than a workgroup on both kernel paths
+  // (4100 neurons: vec4; 1031: scalar), so grid and index bugs show.
+  it('float64 BPTT: every surrogate at α ≠ default, vThreshold ≠ 1, soft and hard reset, wide layers', async () => {
+    const sg: Record<string, (x: number, a: number) => number> = {
+      ATan: (x, a) => a / 2 / (1 + (Math.PI / 2 * a * x) ** 2),
+      Sigmoid: (x, a) => { const q = 1 / (1 + Math.exp(-a * x)); return a * q * (1 - q); },
+      FastSigmoid: (x, a) => a / (2 * (1 + a * Math.abs(x)) ** 2),
+      PiecewiseQuadratic: (x, a) => (Math.abs(x) > 1 / a ? 0 : a - a * a * Math.abs(x)),
+      Erf: (x, a) => a / Math.sqrt(Math.PI) * Math.exp(-a * a * x * x),
+      SuperSpike: (x, a) => a / (1 + Math.abs(x)) ** 2,
+    };
+    const make: Record<string, (a: number) => nn.SurrogateFunction> = {
+      ATan: (a) => new nn.ATan({ alpha: a }), Sigmoid: (a) => new nn.surrogate.Sigmoid({ alpha: a }), FastSigmoid: (a) => new nn.FastSigmoid({ alpha: a }),
+      PiecewiseQuadratic: (a) => new nn.PiecewiseQuadratic({ alpha: a }), Erf: (a) => new nn.Erf({ alpha: a }), SuperSpike: (a) => new nn.SuperSpike({ alpha: a }),
+    };
+    type Cfg = { kind: 'IF' | 'LIF'; decayInput?: boolean; tau?: number; vth: number; vr: number | null; detach: boolean; sur: string; alpha: number; N: number };
+    const cfgs: Cfg[] = [
+      { kind: 'IF', vth: 0.5, vr: null, detach: false, sur: 'ATan', alpha: 3, N: 7 },
+      { kind: 'LIF', tau: 3, vth: 0.8, vr: null, detach: false, sur: 'PiecewiseQuadratic', alpha: 1.5, N: 12 },
+      { kind: 'LIF', decayInput: true, tau: 2.5, vth: 0.7, vr: -0.2, detach: false, sur: 'SuperSpike', alpha: 1.5, N: 9 },
+      { kind: 'IF', vth: 1.3, vr: 0.1, detach: true, sur: 'Erf', alpha: 1.5, N: 8 },
+      { kind: 'LIF', tau: 2, vth: 0.6, vr: null, detach: true, sur: 'Sigmoid', alpha: 2.5, N: 4100 },
+      { kind: 'LIF', decayInput: true, tau: 4, vth: 0.9, vr: 0, detach: false, sur: 'FastSigmoid', alpha: 3, N: 1031 },
+    ];
+    const Tn = 5;
+    for (const [ci, c] of cfgs.entries()) {
+      const xs = randArray([Tn, c.N], 40 + ci, -0.4, 1.6), gs = randArray([Tn, c.N], 50 + ci), gv = randArray([Tn, c.N], 60 + ci);
+      // float64 forward, keeping H
+      const tau = c.kind === 'IF' ? 1 : c.tau!, vr0 = c.vr ?? 0;
+      const H = new Float64Array(Tn * c.N), Sp = new Float64Array(Tn * c.N), V = new Float64Array(Tn * c.N);
+      for (let n = 0; n < c.N; n++) {
+        let v = vr0;
+        for (let t = 0; t < Tn; t++) {
+          const i = t * c.N + n, x = xs.data[i]!;
+          const h = c.kind === 'IF' ? v + x : c.decayInput ? v + (x - (v - vr0)) / tau : v - (v - vr0) / tau + x;
+          const sp = h >= c.vth ? 1 : 0;
+          H[i] = h; Sp[i] = sp;
+          v = c.vr === null ? h - c.vth * sp : h * (1 - sp) + c.vr * sp;
+          V[i] = v;
+        }
+      }
+      // float64 backward of L = Σ gs·S + Σ gv·V
+      const dHdV = c.kind === 'IF' ? 1 : 1 - 1 / tau, dHdX = c.kind === 'LIF' && c.decayInput ? 1 / tau : 1;
+      const dx = new Float64Array(Tn * c.N);
+      for (let n = 0; n < c.N; n++) {
+        let gNext = 0; // dL/dV_t from step t+1
+        for (let t = Tn - 1; t >= 0; t--) {
+          const i = t * c.N + n, d = sg[c.sur]!(H[i]! - c.vth, c.alpha);
+          const gV = gv.data[i]! + gNext;
+          const dVdH = c.vr === null ? 1 - (c.detach ? 0 : c.vth * d) : 1 - Sp[i]! + (c.detach ? 0 : (c.vr - H[i]!) * d);
+          const gH = gs.data[i]! * d + gV * dVdH;
+          dx[i] = gH * dHdX;
+          gNext = gH * dHdV;
+        }
+      }
+      const common = { vThreshold: c.vth, vReset: c.vr, detachReset: c.detach, surrogateFunction: make[c.sur]!(c.alpha), stepMode: 'm' as const, storeVSeq: true };
+      const node = c.kind === 'IF' ? new nn.IFNode(common) : new nn.LIFNode({ ...common, tau: c.tau, decayInput: c.decayInput });
+      const x = T(xs, { requiresGrad: true });
+      const s = node.forward(x);
+      s.mul(T(gs)).sum().add(node.vSeq!.mul(T(gv)).sum()).backward();
+      const label = `${c.kind} vth ${c.vth} ${c.vr === null ? 'soft' : `hard(${c.vr})`}${c.detach ? ' detach' : ''} ${c.sur}(α=${c.alpha}) N=${c.N}`;
+      // A neuron whose H comes within float32 rounding of vth at some step may spike differently
+      // from float64: compare the others (nearly all), every step of them.
+      const ok = Array.from({ length: c.N }, (_u, n) => [...Array(Tn).keys()].every((t) => Math.abs(H[t * c.N + n]! - c.vth) > 1e-5));
+      expect(ok.filter(Boolean).length, label).toBeGreaterThan(0.99 * c.N);
+      const pick = (a: ArrayLike<number>) => Array.from(a).filter((_v, i) => ok[i % c.N]);
+      expect(pick(await s.data()), `${label} spikes`).toEqual(pick(Sp));
+      expectClose(pick(await node.vSeq!.data()), pick(V), { atol: 1e-5 }, `${label} v_seq`);
+      expectClose(pick(await x.grad!.data()), pick(dx), { atol: 1e-4, rtol: 1e-4 }, `${label} dx`);
+    }
+  });
+
+  it('fires at h = vThreshold exactly (h >= vth, as SpikingJelly)', async () => {
+    const node = new nn.IFNode({ vThreshold: 1, stepMode: 'm' });
+    expect(Array.from(await node.forward(g.tensor([[0.5], [0.5], [0.25]])).data())).toEqual([0, 1, 0]);
+  });
+
   it('single-step over T calls equals one multi-step call (values and gradients)', async () => {
     for (const make of [() => new nn.LIFNode({ tau: 3, decayInput: true }), () => new nn.ParametricLIFNode({ vReset: null }), () => new nn.IFNode({ detachReset: true })]) {
       const xs = randArray([5, 3, 4], 7, -0.5, 1.5);

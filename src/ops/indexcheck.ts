@@ -1,9 +1,9 @@
 // Range checks of int32 indices (class targets, gather indices) that a GPU cannot raise where they
-// happen. On the cpu backend the indices are on the host and a bad one throws at once. On WebGPU a
-// kernel flags the first bad index it meets in a small buffer shared by the checks pending on that
-// backend, and the next read or sync reports it (a ValueError naming the op, as the cpu backend's),
-// so no index outside its range turns silently into a 0 or a wrong sum. One readback serves up to
-// SLOTS checks.
+// happen. A kernel flags a bad index it meets in a small buffer. On the cpu backend the flags are
+// read at once and a bad index throws there. On WebGPU the buffer is shared by the checks pending on
+// that backend, and the next read or sync reports the first flagged one (a ValueError naming the op,
+// as on cpu), so no index outside its range turns silently into a 0 or a wrong sum. One readback
+// serves up to SLOTS checks.
 import type { Backend, Kernel } from '../backend/types.js';
 import { ValueError } from '../errors.js';
 import { deferCheck } from '../runtime.js';
@@ -54,12 +54,17 @@ const pending = new Map<Backend, Pending>();
  */
 export function checkIndexRange(index: Tensor, lo: number, hi: number, message: (k: number) => string, skip: number | null = null): void {
   if (index.size === 0) return;
-  const host = index.dataSync();
-  if (host) {
-    for (const k of host as Int32Array) if ((k < lo || k >= hi) && k !== skip) throw new ValueError(message(k));
+  const b = index.backend;
+  if (b.kind === 'cpu') {
+    // The same kernel, its flags read at once.
+    const flags = Tensor.empty([2], 'int32', 'indexRange', b);
+    fillInto(flags, 0, 'indexRange');
+    launchInto('indexRange', rangeKernel, [index], [flags], { n: index.size, lo, hi, skip, slot: 0 });
+    const f = flags.dataSync() as Int32Array;
+    flags.dispose();
+    if (f[0]) throw new ValueError(message(f[1]!));
     return;
   }
-  const b = index.backend;
   let p = pending.get(b);
   if (!p || p.messages.length === SLOTS) {
     const batch: Pending = {
