@@ -69,6 +69,8 @@ describe.each(BACKENDS)('errors on %s', (backend) => {
     expect(() => lin.loadStateDict(sd)).toThrow(`Linear.loadStateDict: bias lives on the ${other} backend and the module on ${backend}`);
     expect(Array.from(await lin.weight.data())).toEqual(w0);
     expect(() => { lin.bias!.grad = g.ones([2]); }).toThrow(`grad: the gradient lives on the ${other} backend and the tensor on ${backend}`);
+    expect(() => lin.bias!.assign(g.ones([2]))).toThrow('assign: tensors live on different backends');
+    expect(() => g.stack([a, b])).toThrow('stack: tensors live on different backends');
     const moved = await b.to(backend);
     await g.init({ backend });
     expect(Array.from(await a.add(moved).data())).toEqual([2, 2]);

@@ -191,6 +191,7 @@ describe.each(BACKENDS)('nn [%s]', (backend) => {
       expect(() => nn.init.normal_(t, 0, -1)).toThrow('normal_: expected a finite mean and a finite std >= 0, got mean = 0, std = -1');
       expect(() => nn.init.normal_(t, 0, NaN)).toThrow(g.ValueError);
       expect(() => nn.init.uniform_(t, 1, 0)).toThrow('uniform_: expected finite bounds with a <= b, got a = 1, b = 0');
+      expect(() => nn.init.normal_(g.zeros([2], { dtype: 'int32' }))).toThrow('normal_: expected a float32 tensor, got int32');
       expect(() => new nn.LeakyReLU(NaN)).toThrow('LeakyReLU: negativeSlope must be a finite number, got NaN');
       expect(() => new nn.VoltageScaler(NaN)).toThrow('VoltageScaler: scale must be finite, got NaN');
       expect(() => new nn.VoltageScaler([1, Infinity])).toThrow('VoltageScaler: scale must be finite, got [1, Infinity]');

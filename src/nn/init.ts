@@ -1,7 +1,7 @@
 // grilly/nn init: in-place initialisers with PyTorch's definitions (fans, gains, bounds).
-import { ShapeError, ValueError, fmtShape } from '../errors.js';
+import { DTypeError, ShapeError, ValueError, fmtShape } from '../errors.js';
 import { noGrad } from '../runtime.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
 import { randNormal, randUniform } from '../ops/random.js';
 import { add, mul } from '../ops/elementwise.js';
 
@@ -30,10 +30,12 @@ export function fans(t: Tensor, op = 'init'): [number, number] {
 }
 
 export function uniform_(t: Tensor, a = 0, b = 1): Tensor {
+  if (!(t instanceof Tensor) || t.dtype !== 'float32') throw new DTypeError(`uniform_: expected a float32 tensor, got ${t instanceof Tensor ? t.dtype : typeof t}`);
   if (!Number.isFinite(a) || !Number.isFinite(b) || a > b) throw new ValueError(`uniform_: expected finite bounds with a <= b, got a = ${a}, b = ${b}`);
   return noGrad(() => t.assign(add(mul(randUniform(t.shape, 'uniform_'), b - a), a)));
 }
 export function normal_(t: Tensor, mean = 0, std = 1): Tensor {
+  if (!(t instanceof Tensor) || t.dtype !== 'float32') throw new DTypeError(`normal_: expected a float32 tensor, got ${t instanceof Tensor ? t.dtype : typeof t}`);
   if (!Number.isFinite(mean) || !(std >= 0) || !Number.isFinite(std)) throw new ValueError(`normal_: expected a finite mean and a finite std >= 0, got mean = ${mean}, std = ${std}`);
   return noGrad(() => t.assign(add(mul(randNormal(t.shape, 'normal_'), std), mean)));
 }

@@ -7,7 +7,7 @@ import { DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { attach, needsGrad } from '../autograd/node.js';
 import { broadcastShapes, broadcastStrides, numel, sameShape } from '../shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { PRELUDE, WG, bindings, grid1d, launch, launchInto, main1d, view, wgslType } from './kernel.js';
+import { PRELUDE, WG, backendOf, bindings, grid1d, launch, launchInto, main1d, view, wgslType } from './kernel.js';
 import { sumTo } from './reduce.js';
 
 export type Operand = Tensor | number;
@@ -522,6 +522,7 @@ export function copyInto(target: Tensor, src: Operand): void {
     return;
   }
   if (src.dtype !== target.dtype) throw new DTypeError(`assign: expected a ${target.dtype} tensor, got ${src.dtype}`);
+  backendOf('assign', [target, src]);
   if (src.storage('assign') === target.storage('assign')) return;
   runMap(DEFS.identity, [src], target);
 }

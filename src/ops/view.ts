@@ -6,7 +6,7 @@ import { DTypeError, ShapeError, ValueError, fmtShape } from '../errors.js';
 import { attach, needsGrad } from '../autograd/node.js';
 import { broadcastShapes, checkShape, normAxis, numel, resolveReshape, stridesOf } from '../shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { PRELUDE, bindings, grid1d, launchInto, main1d } from './kernel.js';
+import { PRELUDE, backendOf, bindings, grid1d, launchInto, main1d } from './kernel.js';
 import { copyInto, fillInto } from './elementwise.js';
 import { sumTo } from './reduce.js';
 
@@ -249,6 +249,7 @@ export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
     }
   }
   const a = normAxis(axis, first.ndim + 1, 'stack');
+  backendOf('stack', tensors); // (mixed backends named by this op, not by the cat it runs)
   return cat(tensors.map((t) => unsqueeze(t, a)), a);
 }
 
