@@ -167,6 +167,14 @@ describe.each(BACKENDS)(`neurons against SpikingJelly (torch ${SJ.torch}) [%s]`,
     expect(Array.from(await node.forward(g.tensor([[0.5], [0.5], [0.25]])).data())).toEqual([0, 1, 0]);
   });
 
+  it('a hard reset from an infinite potential lands on vReset (the same on both backends)', async () => {
+    const node = new nn.LIFNode({ vReset: -0.25 });
+    const s = node.forward(g.tensor([Infinity, 1e38, -Infinity, 0.5]));
+    expect(Array.from(await s.data())).toEqual([1, 1, 0, 0]);
+    // H = V − (V − Vr)/τ + X from V = Vr = −0.25, τ = 2: −0.25 + 0.5 for the last
+    expect(Array.from(await node.v!.data())).toEqual([-0.25, -0.25, -Infinity, 0.25]);
+  });
+
   it('single-step over T calls equals one multi-step call (values and gradients)', async () => {
     for (const make of [() => new nn.LIFNode({ tau: 3, decayInput: true }), () => new nn.ParametricLIFNode({ vReset: null }), () => new nn.IFNode({ detachReset: true })]) {
       const xs = randArray([5, 3, 4], 7, -0.5, 1.5);

@@ -43,8 +43,9 @@ type Stmt =
   | { loadPrev: string; buf: string }
   | { store: string; at: 't' | 'n'; e: string };
 
-// Fire and reset, shared by every model.
-const RESET_HARD = 'h * (1 - s) + vr * s';
+// Fire and reset, shared by every model. The hard reset selects (equal to h·(1 − s) + vr·s for finite
+// h): an infinite h resets to vr on both backends, where the product form gives NaN on one and 0 on the other.
+const RESET_HARD = 'sel(s, vr, h)';
 const RESET_SOFT = 'h - vth * s';
 
 /** Buffers bound (in order: inputs, then outputs) and statements, for a forward kernel. */
