@@ -188,4 +188,10 @@ describe.each(BACKENDS)('multi-output nodes on %s', (backend) => {
     expect(calls).toBe(1);
     expect(Array.from(await x.grad!.data())).toEqual([22, 42, 62]);
   });
+  it('backward reaches a leaf disposed meanwhile (a tidy scope ended): its gradient is still set', async () => {
+    const w = g.tensor([[1, 2, 3]], { requiresGrad: true });
+    const loss = g.tidy(() => g.tensor([[1], [1]], { requiresGrad: true }).matmul(w).sum());
+    loss.backward();
+    expect(await arr(w.grad!)).toEqual([2, 2, 2]);
+  });
 });

@@ -93,7 +93,9 @@ export class Tensor {
     if (g !== null) {
       if (!(g instanceof Tensor)) throw new StateError(`grad: expected a Tensor or null, got ${typeof g}`);
       if (g.dtype !== 'float32') throw new DTypeError(`grad: expected a float32 tensor, got ${g.dtype}`);
-      if (g.backend !== this.backend) throw new BackendError(`grad: the gradient lives on the ${g.backend.kind} backend and the tensor on ${this.backend.kind}; move it with await g.to('${this.backend.kind}')`);
+      // (a disposed tensor may still be handed its gradient by backward(): no backend to compare then)
+      const gb = g.storage('grad').backend, tb = this._storage?.backend;
+      if (tb && gb !== tb) throw new BackendError(`grad: the gradient lives on the ${gb.kind} backend and the tensor on ${tb.kind}; move it with await g.to('${tb.kind}')`);
       if (g.shape.length !== this.shape.length || g.shape.some((d, i) => d !== this.shape[i])) {
         throw new ShapeError(`grad: expected shape ${fmtShape(this.shape)}, got ${fmtShape(g.shape)}`);
       }
@@ -134,6 +136,11 @@ export class Tensor {
   /** Copies the values to the host. */
   async data(): Promise<Float32Array | Int32Array> {
     if (hasDeferredChecks()) await runDeferredChecks();
+    return this._dataUnchecked();
+  }
+
+  /** @internal The values without running deferred checks first: what a deferred check reads. */
+  async _dataUnchecked(): Promise<Float32Array | Int32Array> {
     const s = this.storage('data');
     const buf = await s.backend.read(s.handle, this.size * 4);
     return this.dtype === 'int32' ? new Int32Array(buf) : new Float32Array(buf);
