@@ -190,22 +190,32 @@ export function nextRandomKey(): [number, number] {
 }
 
 // ---- deferred checks -------------------------------------------------------------------------
-// Checks a GPU cannot raise synchronously (debug NaN checks) run before the next read returns.
+// Checks a GPU cannot raise synchronously (debug NaN checks, index ranges) run before the next read
+// returns, in the order they were made; the first that fails is reported and the rest dropped. Reads
+// issued together share one run, so none returns before the checks made before it have passed. A
+// check reads its own data with _dataUnchecked (a read that ran the checks would wait on itself).
 const deferred: (() => Promise<void>)[] = [];
+let inflight: Promise<void> | null = null;
 export function deferCheck(check: () => Promise<void>): void {
   deferred.push(check);
 }
-export async function runDeferredChecks(): Promise<void> {
-  while (deferred.length) {
-    const c = deferred.shift()!;
-    try {
-      await c();
-    } catch (e) {
-      deferred.length = 0;
-      throw e;
-    }
+export function runDeferredChecks(): Promise<void> {
+  if (!inflight) {
+    const run = async () => {
+      try {
+        while (deferred.length) await deferred.shift()!();
+      } catch (e) {
+        deferred.length = 0;
+        throw e;
+      }
+    };
+    // (.finally runs as a microtask, after inflight is assigned, even when run() finishes at once)
+    inflight = run().finally(() => {
+      inflight = null;
+    });
   }
+  return inflight;
 }
 export function hasDeferredChecks(): boolean {
-  return deferred.length > 0;
+  return deferred.length > 0 || inflight !== null;
 }

@@ -108,6 +108,26 @@ describe.each(BACKENDS)('errors on %s', (backend) => {
     };
     await bad(many, 'oneHot: class index 7 is out of range for 3 classes');
     await g.sync();
+    // Reads issued together: none returns the unchecked values.
+    if (backend === 'webgpu') {
+      const o = g.oneHot(i32([5]), 3);
+      const r = await Promise.allSettled([o.sum().data(), o.data()]);
+      expect(r.map((x) => x.status)).toEqual(['rejected', 'rejected']);
+      // The checks are reported in the order they were made: a NaN found first wins over a later bad index.
+      g.setDebug({ checkFinite: true });
+      try {
+        new nn.LIFNode().forward(g.tensor([NaN]));
+        const later = g.oneHot(i32([9]), 3);
+        await expect(later.data()).rejects.toThrow('LIFNode: the input [1] has 1 NaN or infinite values');
+      } finally {
+        g.setDebug({ checkFinite: false });
+      }
+      await g.sync();
+    }
+    // A disposed index is named by the op.
+    const gone = i32([1]);
+    gone.dispose();
+    expect(() => g.oneHot(gone, 3)).toThrow('oneHot: the tensor [1] was disposed');
   });
 
   it('misused API objects: a typed error naming the call, not a TypeError from inside', async () => {

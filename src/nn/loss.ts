@@ -86,7 +86,7 @@ export class CrossEntropyLoss extends Loss {
       throw new ShapeError(`${name}: logits ${fmtShape(logits.shape)} need a target of shape ${fmtShape(want)}, got ${fmtShape(target.shape)}`);
     }
     const C = logits.shape[1]!;
-    checkIndexRange(target, 0, C, (k) => `${name}: target class ${k} is out of range for ${C} classes (nor is it ignoreIndex ${this.ignoreIndex})`, this.ignoreIndex);
+    checkIndexRange(name, target, 0, C, (k) => `${name}: target class ${k} is out of range for ${C} classes (nor is it ignoreIndex ${this.ignoreIndex})`, this.ignoreIndex);
     const logp = logSoftmax(logits, 1);
     const valid = ne(target, this.ignoreIndex);
     const safe = where(valid, target, 0);

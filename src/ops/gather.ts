@@ -116,7 +116,7 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
   }
   const p: GatherParams = { axis: a, xShape: [...x.shape], idxShape: [...index.shape] };
   const size = x.shape[a]!;
-  checkIndexRange(index, 0, size, (k) => `gather: index ${k} is out of range for dim ${a} of size ${size}`);
+  checkIndexRange('gather', index, 0, size, (k) => `gather: index ${k} is out of range for dim ${a} of size ${size}`);
   const out = launch('gather', gatherKernel, [x, index], index.shape, x.dtype, p);
   if (needsGrad(x)) {
     if (x.dtype !== 'float32') throw new DTypeError('gather: gradients need a float32 input');
@@ -152,6 +152,6 @@ export function oneHot(indices: Tensor, numClasses: number): Tensor {
   if (!(indices instanceof Tensor)) throw new DTypeError('oneHot: expected a Tensor of class indices');
   if (indices.dtype !== 'int32') throw new DTypeError(`oneHot: expected int32 class indices, got ${indices.dtype}; cast with .int()`);
   if (!Number.isInteger(numClasses) || numClasses < 1) throw new ValueError(`oneHot: numClasses must be a positive integer, got ${numClasses}`);
-  checkIndexRange(indices, 0, numClasses, (k) => `oneHot: class index ${k} is out of range for ${numClasses} classes`);
+  checkIndexRange('oneHot', indices, 0, numClasses, (k) => `oneHot: class index ${k} is out of range for ${numClasses} classes`);
   return launch('oneHot', oneHotKernel, [indices], [...indices.shape, numClasses], 'float32', { n: indices.size, classes: numClasses });
 }

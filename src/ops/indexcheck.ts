@@ -46,15 +46,15 @@ const rangeKernel: Kernel<RangeParams> = {
 };
 
 interface Pending { flags: Tensor; messages: ((k: number) => string)[] }
-const pending = new Map<Backend, Pending>();
+const pending = new WeakMap<Backend, Pending>(); // (weak: a shut-down backend is not kept alive)
 
 /**
  * Throws (cpu) or arranges for the next read to throw (WebGPU) a ValueError `message(k)` if some
  * index k of `index` lies outside [lo, hi) and is not `skip`.
  */
-export function checkIndexRange(index: Tensor, lo: number, hi: number, message: (k: number) => string, skip: number | null = null): void {
+export function checkIndexRange(op: string, index: Tensor, lo: number, hi: number, message: (k: number) => string, skip: number | null = null): void {
+  const b = index.storage(op).backend; // (a disposed index is named by the op)
   if (index.size === 0) return;
-  const b = index.backend;
   if (b.kind === 'cpu') {
     // The same kernel, its flags read at once.
     const flags = Tensor.empty([2], 'int32', 'indexRange', b);
@@ -76,8 +76,12 @@ export function checkIndexRange(index: Tensor, lo: number, hi: number, message: 
     p = batch;
     deferCheck(async () => {
       if (pending.get(b) === batch) pending.delete(b);
-      const f = (await batch.flags.data()) as Int32Array;
-      batch.flags.dispose();
+      let f: Int32Array;
+      try {
+        f = (await batch.flags._dataUnchecked()) as Int32Array;
+      } finally {
+        batch.flags.dispose();
+      }
       for (let s = 0; s < batch.messages.length; s++) if (f[2 * s]) throw new ValueError(`${batch.messages[s]!(f[2 * s + 1]!)} (found on the GPU, reported at this read)`);
     });
   }

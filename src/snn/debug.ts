@@ -39,8 +39,12 @@ export function debugCheckFinite(x: Tensor, where: string): void {
     return;
   }
   deferCheck(async () => {
-    const n = await count.item();
-    count.dispose();
+    let n: number;
+    try {
+      n = (await count._dataUnchecked())[0]!;
+    } finally {
+      count.dispose();
+    }
     if (n > 0) throw fail(n);
   });
 }
