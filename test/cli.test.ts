@@ -96,8 +96,13 @@ describe('grilly train', () => {
     expect(grilly(['train', ...small, '--epochs', '1', '--out', out, '--force']).status).toBe(0);
     // config.json alone (what a run that failed before its first epoch leaves) does not block.
     const half = tmp();
-    writeFileSync(join(half, 'config.json'), '{}');
+    writeFileSync(join(half, 'config.json'), JSON.stringify({ model: 'mlp', epochs: 1, dataset_info: {} }));
     expect(grilly(['train', ...small, '--epochs', '1', '--out', half]).status).toBe(0);
+    // …but someone else's config.json does.
+    const theirs = tmp();
+    writeFileSync(join(theirs, 'config.json'), '{"name": "my project"}');
+    expect(grilly(['train', ...small, '--epochs', '1', '--out', theirs]).status).toBe(2);
+    expect(readFileSync(join(theirs, 'config.json'), 'utf8')).toBe('{"name": "my project"}');
   });
 
   it('argument, dataset and checkpoint errors are one clear line and a non-zero exit', () => {

@@ -40,7 +40,7 @@ export async function runEval(argv: readonly string[]): Promise<number> {
   if (limit < 0) throw new CliError(`grilly eval: --limit must be ≥ 0, got ${limit}`);
   if (batchSize < 1) throw new CliError(`grilly eval: --batch-size must be at least 1, got ${batchSize}`);
   const test = limit > 0 && limit < data.test.length ? { length: limit, get: (i: number) => data.test.get(i) } : data.test;
-  let correct = 0, n = 0, rate = 0, batches = 0;
+  let correct = 0, n = 0, rate = 0;
   for await (const b of new DataLoader(test, { batchSize })) {
     const x0 = g.tensor(b.x, b.shape);
     const x = data.temporal ? x0.transpose(0, 1) : x0;
@@ -52,12 +52,11 @@ export async function runEval(argv: readonly string[]): Promise<number> {
       return res;
     });
     correct += c;
-    rate += r;
+    rate += r * b.y.length; // weighted by batch size: the last batch may be smaller
     n += b.y.length;
-    batches++;
   }
   data.close();
-  console.log(`grilly eval: ${info.summary}; ${cfg.model} from ${file} (epoch ${st.epoch}) on ${p.dataset ?? cfg.dataset}: test accuracy ${((100 * correct) / n).toFixed(2)}% over ${n} samples, firing rate ${(rate / batches).toFixed(4)}`);
+  console.log(`grilly eval: ${info.summary}; ${cfg.model} from ${file} (epoch ${st.epoch}) on ${p.dataset ?? cfg.dataset}: test accuracy ${((100 * correct) / n).toFixed(2)}% over ${n} samples, firing rate ${(rate / n).toFixed(4)}`);
   return 0;
 }
 

@@ -95,6 +95,16 @@ function head<S>(d: { length: number; get(i: number): S }, n: number) {
   return n > 0 && n < d.length ? { length: n, get: (i: number) => d.get(i) } : d;
 }
 
+/** Whether a file is the config.json grilly train writes (and so no one else's). */
+function isTrainConfig(file: string): boolean {
+  try {
+    const c = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    return typeof c === 'object' && c !== null && 'dataset_info' in c && 'model' in c && 'epochs' in c;
+  } catch {
+    return false;
+  }
+}
+
 const OUTPUTS = ['metrics.jsonl', 'checkpoint.safetensors', 'config.json', 'loss.svg', 'accuracy.svg', 'firing-rates.svg'];
 
 function defaultOut(): string {
@@ -145,8 +155,8 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
   }
   const out = resolve(String(p.out ?? (resume ? dirname(String(p.resume)) : defaultOut())));
   if (!resume && existsSync(out)) {
-    // config.json alone is what a run that failed before its first epoch leaves: no results to protect.
-    const clash = readdirSync(out).filter((f) => (OUTPUTS.includes(f) && f !== 'config.json') || f.startsWith('raster-'));
+    // A grilly train config.json alone is what a run that failed before its first epoch leaves: no results to protect.
+    const clash = readdirSync(out).filter((f) => (OUTPUTS.includes(f) && !(f === 'config.json' && isTrainConfig(join(out, f)))) || f.startsWith('raster-'));
     if (clash.length && !p.force) throw new CliError(`grilly train: ${out} already holds ${clash.join(', ')}; use another --out, --resume to continue, or --force to overwrite`);
   }
   const info = await g.init({ backend: backendOption(p.backend, 'train') });
@@ -320,7 +330,7 @@ async function evaluate(model: nn.Module, test: { length: number; get(i: number)
   model.eval();
   const t0 = performance.now();
   const loader = new DataLoader(test, { batchSize, shuffle: false, prefetch: 1 });
-  let loss = 0, correct = 0, rate = 0, batches = 0, samples = 0;
+  let loss = 0, correct = 0, rate = 0, samples = 0;
   monitor.clear();
   monitor.enabled = true;
   for await (const b of loader) {
@@ -334,16 +344,16 @@ async function evaluate(model: nn.Module, test: { length: number; get(i: number)
       resetNet(model);
       return res;
     });
-    loss += l;
+    // weighted by batch size: the last batch may be smaller
+    loss += l * b.y.length;
     correct += c;
-    rate += r;
-    batches++;
+    rate += r * b.y.length;
     samples += b.y.length;
   }
   monitor.enabled = false;
   const layerRates = Object.fromEntries(await monitor.firingRates());
   monitor.clear();
-  return { epoch, phase: 'test', loss: loss / batches, accuracy: correct / samples, firing_rate: rate / batches, layer_rates: layerRates, seconds: (performance.now() - t0) / 1000 };
+  return { epoch, phase: 'test', loss: loss / samples, accuracy: correct / samples, firing_rate: rate / samples, layer_rates: layerRates, seconds: (performance.now() - t0) / 1000 };
 }
 
 async function plots(out: string, history: MetricLine[], model: nn.Module, monitor: nn.Monitor, test: { get(i: number): { x: Float32Array; shape: readonly number[]; y: number } }, data: DataSpec): Promise<void> {
