@@ -24,7 +24,7 @@ for L in ${LAYOUTS:-}; do
     echo "== grilly $P, f16 operands in layout $L (onb)"
     env GRILLY_F16X3_LAYOUT=$L GRILLY_F16_LAYOUT=$L GRILLY_MATMUL_PRECISION=$P \
       tsx bench/run.ts --suite onb $quick --commit "$commit" --out "$out/grilly-$P-$L.json" 2>&1 | grep -v '^Warning'
-    extra+=(--rows "$P-$L=$out/grilly-$P-$L.json")
+    [ -s "$out/grilly-$P-$L.json" ] && extra+=(--rows "$P-$L=$out/grilly-$P-$L.json") # (a failed run loses its rows, not the table)
   done
 done
 echo "== SpikingJelly"

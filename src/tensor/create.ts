@@ -78,7 +78,7 @@ export function tensor(data: TensorData, shape?: readonly number[], opts?: Tenso
 export function tensor(data: TensorData, shapeOrOpts?: readonly number[] | TensorOptions, opts0: TensorOptions = {}): Tensor {
   const op = 'tensor';
   // tensor(data, { dtype, requiresGrad }) as torch.tensor(data, dtype=…, requires_grad=…), or tensor(data, shape, opts).
-  const optsFirst = typeof shapeOrOpts === 'object' && shapeOrOpts !== null && Object.getPrototypeOf(shapeOrOpts) === Object.prototype;
+  const optsFirst = typeof shapeOrOpts === 'object' && shapeOrOpts !== null && !Array.isArray(shapeOrOpts) && !ArrayBuffer.isView(shapeOrOpts);
   const shape = optsFirst ? undefined : (shapeOrOpts as readonly number[] | undefined);
   const opts = optsFirst ? (shapeOrOpts as TensorOptions) : opts0;
   const isTyped = ArrayBuffer.isView(data);
