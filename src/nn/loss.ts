@@ -7,7 +7,7 @@ import { Module } from './module.js';
 import { abs, add, exp, log, maximum, mul, ne, neg, sub, where, filled } from '../ops/elementwise.js';
 import { mean, sum } from '../ops/reduce.js';
 import { logSoftmax } from '../ops/softmax.js';
-import { gather } from '../ops/gather.js';
+import { gatherInRange } from '../ops/gather.js';
 import { checkIndexRange } from '../ops/indexcheck.js';
 import { squeeze, unsqueeze } from '../ops/view.js';
 import { MSE_FUSED_MAX, mseLossFused } from '../ops/mse.js';
@@ -90,7 +90,7 @@ export class CrossEntropyLoss extends Loss {
     const logp = logSoftmax(logits, 1);
     const valid = ne(target, this.ignoreIndex);
     const safe = where(valid, target, 0);
-    let loss = neg(squeeze(gather(logp, 1, unsqueeze(safe, 1)), 1));
+    let loss = neg(squeeze(gatherInRange(logp, 1, unsqueeze(safe, 1)), 1)); // (target checked above; ignored ones read class 0)
     const eps = this.labelSmoothing;
     if (eps > 0) loss = add(mul(loss, 1 - eps), mul(neg(mean(logp, 1)), eps));
     loss = mul(loss, valid);

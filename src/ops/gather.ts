@@ -107,6 +107,15 @@ const gatherBackKernel: Kernel<GatherParams> = {
 
 /** torch.gather: out[…i…] = x[…index[…i…]…] along `axis`; index has x's rank. */
 export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
+  return gatherOp(x, axis, index, true);
+}
+
+/** @internal gather for a caller that has range-checked the indices already (CrossEntropyLoss): no second check. */
+export function gatherInRange(x: Tensor, axis: number, index: Tensor): Tensor {
+  return gatherOp(x, axis, index, false);
+}
+
+function gatherOp(x: Tensor, axis: number, index: Tensor, checkRange: boolean): Tensor {
   if (!(x instanceof Tensor) || !(index instanceof Tensor)) throw new DTypeError('gather: expected (Tensor, axis, Tensor)');
   if (index.dtype !== 'int32') throw new DTypeError(`gather: index must be int32, got ${index.dtype}; cast with .int()`);
   const a = normAxis(axis, x.ndim, 'gather');
@@ -116,7 +125,7 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
   }
   const p: GatherParams = { axis: a, xShape: [...x.shape], idxShape: [...index.shape] };
   const size = x.shape[a]!;
-  checkIndexRange('gather', index, 0, size, (k) => `gather: index ${k} is out of range for dim ${a} of size ${size}`);
+  if (checkRange) checkIndexRange('gather', index, 0, size, (k) => `gather: index ${k} is out of range for dim ${a} of size ${size}`);
   const out = launch('gather', gatherKernel, [x, index], index.shape, x.dtype, p);
   if (needsGrad(x)) {
     if (x.dtype !== 'float32') throw new DTypeError('gather: gradients need a float32 input');
