@@ -5,7 +5,7 @@
 import type { CpuView, Kernel } from '../backend/types.js';
 import { attach, needsGrad } from '../autograd/node.js';
 import { Tensor } from '../tensor/tensor.js';
-import { PRELUDE, WG, backendOf, grid1d, handles, main1d } from './kernel.js';
+import { MAX_GRID, PRELUDE, WG, backendOf, grid1d, handles, main1d } from './kernel.js';
 
 interface BnParams {
   N: number;
@@ -30,9 +30,6 @@ function partsFor(N: number, C: number, S: number): number {
   const L = N * S;
   return Math.max(1, Math.min(Math.ceil(1024 / C), Math.ceil(L / 4096), 64));
 }
-
-/** The most workgroups along one grid dimension (WebGPU's default maxComputeWorkgroupsPerDimension). */
-const MAX_GRID = 65535;
 
 // ---- partial sums: grid (P, C); workgroup (p, c) sums its slice of channel c ----------------
 // forward: a = Σ(x − shift), b = Σ(x − shift)², shift = the channel's first value (keeps the

@@ -1,6 +1,7 @@
 // The convolution's geometry and tuning knobs, shared by conv.ts (the op, its GEMM paths) and
 // conv-direct.ts (the direct kernels for few columns).
 import type { UniformWriter } from '../backend/types.js';
+import { MAX_GRID } from './kernel.js';
 
 /**
  * @internal Tuning knobs. `maxColumnBytes`: the largest im2col buffer (and GEMM result) one chunk
@@ -30,8 +31,8 @@ export const convTuning = {
   specialize: typeof process === 'undefined' || process.env?.GRILLY_CONV_SPECIALIZE !== '0',
 };
 
-/** The most workgroups along one grid dimension (WebGPU's default limit), and so batches per GEMM launch. */
-export const MAX_Z = 65535;
+/** Batches per GEMM launch: the grid's z dimension is capped (WebGPU's default limit). */
+export const MAX_Z = MAX_GRID;
 
 // ---- geometry ---------------------------------------------------------------------------------
 

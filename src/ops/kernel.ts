@@ -7,7 +7,8 @@ import type { Shape } from '../shape.js';
 import { Tensor } from '../tensor/tensor.js';
 
 export const WG = 256;
-const MAX_X = 65535;
+/** The most workgroups along one grid dimension (WebGPU's default maxComputeWorkgroupsPerDimension). */
+export const MAX_GRID = 65535;
 
 /** The backend all inputs live on; mixing backends is an error that names the op. */
 export function backendOf(op: string, inputs: readonly Tensor[]): Backend {
@@ -42,7 +43,7 @@ export function launchInto<P>(op: string, k: Kernel<P>, inputs: readonly Tensor[
 export function grid1d(n: number, per = WG): [number, number, number] {
   const w = Math.ceil(n / per);
   if (w === 0) return [0, 1, 1];
-  const x = Math.min(w, MAX_X);
+  const x = Math.min(w, MAX_GRID);
   return [x, Math.ceil(w / x), 1];
 }
 

@@ -9,7 +9,7 @@ import { DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { attach, needsGrad } from '../autograd/node.js';
 import { broadcastShapes, numel } from '../shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { PRELUDE, launch, launchInto } from './kernel.js';
+import { MAX_GRID, PRELUDE, launch, launchInto } from './kernel.js';
 import { sum, sumTo } from './reduce.js';
 import { add } from './elementwise.js';
 import { matmulMode } from '../runtime.js';
@@ -82,7 +82,7 @@ export function im2colRowCpu(x: Float32Array, g: ConvGeo, r: number, out: Float3
 const convGeoKey = (g: ConvGeo): string => [g.C, g.H, g.W, g.KH, g.KW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.OW, g.P].join(',');
 
 /** Batches per dispatch: the grid's z dimension is capped at 65535. */
-const MAX_Z = 65535;
+const MAX_Z = MAX_GRID;
 
 interface Variant extends GemmParams {
   /** Rows of C per thread (the workgroup tile is 16·rm tall) and columns per thread (16·rn wide). */
