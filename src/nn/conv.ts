@@ -7,6 +7,13 @@ import { filled } from '../ops/elementwise.js';
 import { conv2d, pair, type IntPair } from '../ops/conv.js';
 import { adaptiveAvgPool2d, avgPool2d, maxPool2d } from '../ops/pool.js';
 
+/** A pooling layer's window, stride and padding, checked when it is built (as PyTorch's layers), not at the first forward. */
+function checkPoolArgs(layer: string, kernelSize: IntPair, stride: IntPair, padding: IntPair): void {
+  pair(kernelSize, 'kernelSize', layer, 1);
+  pair(stride, 'stride', layer, 1);
+  pair(padding, 'padding', layer, 0);
+}
+
 const two = (v: IntPair): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
 const fmtPair = (v: IntPair): string => `(${two(v).join(', ')})`;
 
@@ -71,10 +78,7 @@ export class MaxPool2d extends Module {
   constructor(readonly kernelSize: IntPair, stride?: IntPair | null, readonly opts: { padding?: IntPair; dilation?: IntPair; ceilMode?: boolean } = {}) {
     super();
     this.stride = stride ?? kernelSize;
-    // Checked now, as PyTorch's layers do, not at the first forward.
-    pair(kernelSize, 'kernelSize', 'MaxPool2d', 1);
-    pair(this.stride, 'stride', 'MaxPool2d', 1);
-    pair(opts.padding ?? 0, 'padding', 'MaxPool2d', 0);
+    checkPoolArgs('MaxPool2d', kernelSize, this.stride, opts.padding ?? 0);
   }
   forward(x: Tensor): Tensor {
     return maxPool2d(x, this.kernelSize, { ...this.opts, stride: this.stride });
@@ -89,10 +93,7 @@ export class AvgPool2d extends Module {
   constructor(readonly kernelSize: IntPair, stride?: IntPair | null, readonly opts: { padding?: IntPair; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null } = {}) {
     super();
     this.stride = stride ?? kernelSize;
-    // Checked now, as PyTorch's layers do, not at the first forward.
-    pair(kernelSize, 'kernelSize', 'AvgPool2d', 1);
-    pair(this.stride, 'stride', 'AvgPool2d', 1);
-    pair(opts.padding ?? 0, 'padding', 'AvgPool2d', 0);
+    checkPoolArgs('AvgPool2d', kernelSize, this.stride, opts.padding ?? 0);
   }
   forward(x: Tensor): Tensor {
     return avgPool2d(x, this.kernelSize, { ...this.opts, stride: this.stride });
